@@ -1,0 +1,30 @@
+/* Entering a process's network namespace without racing its exit. */
+#ifndef DNSREDIR_NETNS_H
+#define DNSREDIR_NETNS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct netns {
+	pid_t pid;
+	int pidfd;	/* pins the process: its PID cannot be reused while we hold it */
+	int nsfd;	/* pins the namespace itself */
+	unsigned long long inode;
+};
+
+/*
+ * Opens the network namespace of pid. The PID is pinned with a pidfd first,
+ * the namespace opened, then the pidfd checked again: had the process exited
+ * in between, the namespace we opened could be another process's under a
+ * reused PID. Returns 0, -ESRCH (no such process, or it exited), -EEXIST
+ * (it shares our own network namespace, e.g. host network), or -errno.
+ */
+int netns_open(pid_t pid, struct netns *ns);
+void netns_close(struct netns *ns);
+bool netns_alive(const struct netns *ns);
+
+/* Moves the calling thread into ns; netns_leave() returns to where it was. */
+int netns_enter(const struct netns *ns);
+int netns_leave(void);
+
+#endif
