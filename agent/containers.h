@@ -1,0 +1,39 @@
+/* What the agent knows of each labelled container it has seen. */
+#ifndef DNSREDIR_CONTAINERS_H
+#define DNSREDIR_CONTAINERS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "docker_json.h"
+#include "server.h"
+
+enum container_state {
+	CONTAINER_REDIRECTED,
+	CONTAINER_SKIPPED,	/* refused for a reason that needs a change to the container */
+	CONTAINER_FAILED,	/* attaching failed; retried at the next resync */
+};
+
+struct container {
+	char id[DOCKER_ID_LEN + 1];
+	char name[DOCKER_NAME_MAX];
+	enum container_state state;
+	struct dns_server server;
+	pid_t pid;
+	char reason[512];		/* last reason logged, so a resync does not repeat it */
+	unsigned long generation;	/* last resync that saw it running */
+};
+
+struct container_table {
+	struct container *items;
+	size_t count;
+	size_t cap;
+};
+
+struct container *containers_find(struct container_table *t, const char *id);
+/* Finds or adds (zeroed but for the id); NULL on ENOMEM. */
+struct container *containers_get(struct container_table *t, const char *id);
+void containers_remove(struct container_table *t, struct container *c);
+void containers_free(struct container_table *t);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * Docker Engine API over its unix socket. Requests are plain blocking GETs
+ * with a timeout; the event stream is driven by a curl multi handle so the
+ * agent's loop can wait on it, its signals and its timers at once, and never
+ * blocks inside the stream callback.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "docker.h"
+
+#define REQUEST_TIMEOUT_MS 15000
+#define CONNECT_TIMEOUT_MS 3000
+
+struct body {
+	char *data;
+	size_t len;
+	bool too_big;
+};
+
+static size_t body_write(char *ptr, size_t size, size_t nmemb, void *user)
+{
+	struct body *b = user;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (b->len + n > DOCKER_BODY_MAX) {
+		b->too_big = true;
+		return 0;	/* aborts the transfer */
+	}
+	grown = realloc(b->data, b->len + n + 1);
+	if (!grown)
+		return 0;
+	b->data = grown;
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static size_t version_header(char *buf, size_t size, size_t nitems, void *user)
+{
+	struct docker *d = user;
+	size_t n = size * nitems;
+	static const char name[] = "Api-Version:";
+	char value[16];
+	size_t i = sizeof(name) - 1, v = 0;
+
+	if (n <= i || strncasecmp(buf, name, i))
+		return n;
+	while (i < n && buf[i] == ' ')
+		i++;
+	/* keep only "major.minor" digits: the value goes into our URLs */
+	while (i < n && v < sizeof(value) - 1 && ((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.'))
+		value[v++] = buf[i++];
+	value[v] = '\0';
+	if (v && strchr(value, '.'))
+		snprintf(d->api_version, sizeof(d->api_version), "%s", value);
+	return n;
+}
+
+static void easy_common(struct docker *d, CURL *easy)
+{
+	curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, d->socket_path);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
+}
+
+int docker_init(struct docker *d, const char *socket_path)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s", socket_path);
+	linebuf_init(&d->lines, DOCKER_EVENT_LINE_MAX);
+	d->easy = curl_easy_init();
+	d->multi = curl_multi_init();
+	if (!d->easy || !d->multi) {
+		docker_fini(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void docker_fini(struct docker *d)
+{
+	docker_events_close(d);
+	if (d->multi)
+		curl_multi_cleanup(d->multi);
+	if (d->easy)
+		curl_easy_cleanup(d->easy);
+	linebuf_free(&d->lines);
+	d->multi = NULL;
+	d->easy = NULL;
+}
+
+static int request(struct docker *d, const char *url, struct body *b, long *status,
+		   char *err, size_t err_size)
+{
+	CURLcode rc;
+
+	curl_easy_reset(d->easy);
+	easy_common(d, d->easy);
+	curl_easy_setopt(d->easy, CURLOPT_URL, url);
+	curl_easy_setopt(d->easy, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);
+	curl_easy_setopt(d->easy, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(d->easy, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(d->easy, CURLOPT_HEADERFUNCTION, version_header);
+	curl_easy_setopt(d->easy, CURLOPT_HEADERDATA, d);
+	rc = curl_easy_perform(d->easy);
+	if (rc != CURLE_OK) {
+		snprintf(err, err_size, "%s: %s", url + strlen("http://docker"),
+			 b->too_big ? "answer too large" : curl_easy_strerror(rc));
+		return b->too_big ? -EMSGSIZE : -ECONNREFUSED;
+	}
+	curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, status);
+	return 0;
+}
+
+int docker_ping(struct docker *d, char *err, size_t err_size)
+{
+	struct body b = {};
+	long status = 0;
+	int ret;
+
+	d->api_version[0] = '\0';
+	ret = request(d, "http://docker/_ping", &b, &status, err, err_size);
+	free(b.data);
+	if (ret)
+		return ret;
+	if (status != 200) {
+		snprintf(err, err_size, "/_ping answered HTTP %ld", status);
+		return -EPROTO;
+	}
+	if (!d->api_version[0]) {
+		snprintf(err, err_size, "/_ping gave no Api-Version header");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int docker_get(struct docker *d, const char *path, char **body, size_t *len, long *status,
+	       char *err, size_t err_size)
+{
+	struct body b = {};
+	char url[1024];
+	int ret;
+
+	snprintf(url, sizeof(url), "http://docker/v%s%s", d->api_version, path);
+	ret = request(d, url, &b, status, err, err_size);
+	if (ret) {
+		free(b.data);
+		return ret;
+	}
+	*body = b.data ? b.data : strdup("");
+	*len = b.len;
+	return *body ? 0 : -ENOMEM;
+}
+
+static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *user)
+{
+	struct docker *d = user;
+	size_t n = size * nmemb;
+	char *type = NULL;
+	long status = 0;
+
+	curl_easy_getinfo(d->stream, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(d->stream, CURLINFO_CONTENT_TYPE, &type);
+	if (status != 200) {
+		snprintf(d->stream_err, sizeof(d->stream_err), "events answered HTTP %ld", status);
+		d->stream_bad = true;
+		return 0;
+	}
+	if (!type || strncasecmp(type, "application/json", 16)) {
+		snprintf(d->stream_err, sizeof(d->stream_err), "events answered content type \"%.40s\"",
+			 type ? type : "none");
+		d->stream_bad = true;
+		return 0;
+	}
+	/* only buffering here: the lines are handled by the agent's loop */
+	return linebuf_append(&d->lines, ptr, n) ? 0 : n;
+}
+
+int docker_events_open(struct docker *d, const char *filters, long long since)
+{
+	char url[1024], *escaped;
+
+	docker_events_close(d);
+	escaped = curl_easy_escape(NULL, filters, 0);
+	if (!escaped)
+		return -ENOMEM;
+	if (since > 0)
+		snprintf(url, sizeof(url), "http://docker/v%s/events?since=%lld&filters=%s",
+			 d->api_version, since, escaped);
+	else
+		snprintf(url, sizeof(url), "http://docker/v%s/events?filters=%s", d->api_version, escaped);
+	curl_free(escaped);
+
+	d->stream = curl_easy_init();
+	if (!d->stream)
+		return -ENOMEM;
+	easy_common(d, d->stream);
+	curl_easy_setopt(d->stream, CURLOPT_URL, url);
+	curl_easy_setopt(d->stream, CURLOPT_WRITEFUNCTION, stream_write);
+	curl_easy_setopt(d->stream, CURLOPT_WRITEDATA, d);
+	/* a stream open for days must not be cut by a forgotten limit */
+	curl_easy_setopt(d->stream, CURLOPT_TIMEOUT_MS, 0L);
+	d->stream_bad = false;
+	d->stream_err[0] = '\0';
+	linebuf_reset(&d->lines);
+	if (curl_multi_add_handle(d->multi, d->stream) != CURLM_OK) {
+		curl_easy_cleanup(d->stream);
+		d->stream = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void docker_events_close(struct docker *d)
+{
+	if (!d->stream)
+		return;
+	curl_multi_remove_handle(d->multi, d->stream);
+	curl_easy_cleanup(d->stream);
+	d->stream = NULL;
+}
+
+int docker_events_wait(struct docker *d, int fd, int timeout_ms, char *err, size_t err_size)
+{
+	struct curl_waitfd extra = { .fd = fd, .events = CURL_WAIT_POLLIN };
+	int running = 0, queued;
+	CURLMsg *msg;
+
+	if (!d->stream) {
+		snprintf(err, err_size, "not subscribed");
+		return -EPIPE;
+	}
+	if (curl_multi_poll(d->multi, fd >= 0 ? &extra : NULL, fd >= 0 ? 1 : 0, timeout_ms, NULL) != CURLM_OK)
+		return -EIO;
+	if (curl_multi_perform(d->multi, &running) != CURLM_OK)
+		return -EIO;
+	while ((msg = curl_multi_info_read(d->multi, &queued))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		if (d->stream_bad)
+			snprintf(err, err_size, "%s", d->stream_err);
+		else if (msg->data.result != CURLE_OK)
+			snprintf(err, err_size, "event stream: %s", curl_easy_strerror(msg->data.result));
+		else
+			snprintf(err, err_size, "event stream ended");
+		return -EPIPE;
+	}
+	return 0;
+}
+
+long docker_events_next(struct docker *d, char **line)
+{
+	return linebuf_next(&d->lines, line);
+}

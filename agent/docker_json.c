@@ -1,0 +1,179 @@
+/*
+ * JSON from dockerd, parsed with cJSON. Every field is optional and typed
+ * loosely on the wire, so every access checks the type; missing or odd fields
+ * give a refusal, never a crash.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "docker_json.h"
+
+bool docker_id_valid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[i]; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return i == DOCKER_ID_LEN;
+}
+
+static const char *get_string(const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+static void copy_string(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+static enum docker_action action_parse(const char *s)
+{
+	if (!s)
+		return DOCKER_ACTION_OTHER;
+	if (!strcmp(s, "start"))
+		return DOCKER_ACTION_START;
+	if (!strcmp(s, "die"))
+		return DOCKER_ACTION_DIE;
+	if (!strcmp(s, "destroy"))
+		return DOCKER_ACTION_DESTROY;
+	return DOCKER_ACTION_OTHER;
+}
+
+int docker_event_parse(const char *line, size_t len, struct docker_event *ev)
+{
+	const cJSON *actor, *attrs, *nano;
+	const char *type, *id;
+	cJSON *root;
+	int err = -EINVAL;
+
+	memset(ev, 0, sizeof(*ev));
+	root = cJSON_ParseWithLength(line, len);
+	if (!cJSON_IsObject(root))
+		goto out;
+	type = get_string(root, "Type");
+	if (!type || strcmp(type, "container"))
+		goto out;
+	actor = cJSON_GetObjectItemCaseSensitive(root, "Actor");
+	id = get_string(actor, "ID");
+	if (!id || !docker_id_valid(id))
+		goto out;
+	strcpy(ev->id, id);
+	ev->action = action_parse(get_string(root, "Action"));
+	attrs = cJSON_GetObjectItemCaseSensitive(actor, "Attributes");
+	copy_string(ev->name, sizeof(ev->name), get_string(attrs, "name"));
+	nano = cJSON_GetObjectItemCaseSensitive(root, "timeNano");
+	if (cJSON_IsNumber(nano))
+		ev->time_nano = (long long)nano->valuedouble;
+	err = 0;
+out:
+	cJSON_Delete(root);
+	return err;
+}
+
+/*
+ * cJSON decodes "\u0000" into a NUL that silently cuts the string short, so
+ * "1.1.1.1\u0000junk" would read as a clean "1.1.1.1". When the document holds
+ * an escaped NUL, the value keeps a NUL at its end, and the label parser
+ * refuses it; a hostile label must not pass for a clean one.
+ */
+static void label_read(const cJSON *labels, const char *key, const char *body, struct container_info *info)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(labels, key);
+	size_t max = sizeof(info->label) - 1;
+
+	if (!item)
+		return;
+	info->has_label = true;
+	if (!cJSON_IsString(item)) {
+		copy_string(info->label, sizeof(info->label), "<not a string>");
+		info->label_len = strlen(info->label);
+		return;
+	}
+	info->label_len = strlen(item->valuestring);
+	info->label_truncated = info->label_len > max - 1;
+	if (info->label_truncated)
+		info->label_len = max - 1;
+	memcpy(info->label, item->valuestring, info->label_len);
+	if (strstr(body, "\\u0000"))
+		info->label[info->label_len++] = '\0';
+	info->label[info->label_len] = '\0';
+}
+
+static void networks_read(const cJSON *settings, struct container_info *info)
+{
+	const cJSON *networks = cJSON_GetObjectItemCaseSensitive(settings, "Networks");
+	const cJSON *net;
+
+	cJSON_ArrayForEach(net, networks) {
+		if (net->string && strcmp(net->string, "bridge") && strcmp(net->string, "host") &&
+		    strcmp(net->string, "none"))
+			info->has_user_network = true;
+	}
+}
+
+int docker_inspect_parse(const char *body, size_t len, const char *label_key,
+			 struct container_info *info)
+{
+	const cJSON *state, *config, *host_config, *pid, *running;
+	const char *id, *name, *mode;
+	cJSON *root;
+	int err = -EINVAL;
+
+	memset(info, 0, sizeof(*info));
+	root = cJSON_ParseWithLength(body, len);
+	if (!cJSON_IsObject(root))
+		goto out;
+	id = get_string(root, "Id");
+	if (!id || !docker_id_valid(id))
+		goto out;
+	strcpy(info->id, id);
+	name = get_string(root, "Name");
+	copy_string(info->name, sizeof(info->name), name && name[0] == '/' ? name + 1 : name);
+
+	state = cJSON_GetObjectItemCaseSensitive(root, "State");
+	running = cJSON_GetObjectItemCaseSensitive(state, "Running");
+	pid = cJSON_GetObjectItemCaseSensitive(state, "Pid");
+	info->running = cJSON_IsTrue(running);
+	if (cJSON_IsNumber(pid) && pid->valuedouble > 0 && pid->valuedouble < 1 << 30)
+		info->pid = (pid_t)pid->valuedouble;
+
+	host_config = cJSON_GetObjectItemCaseSensitive(root, "HostConfig");
+	mode = get_string(host_config, "NetworkMode");
+	copy_string(info->network_mode, sizeof(info->network_mode), mode);
+	networks_read(cJSON_GetObjectItemCaseSensitive(root, "NetworkSettings"), info);
+
+	config = cJSON_GetObjectItemCaseSensitive(root, "Config");
+	label_read(cJSON_GetObjectItemCaseSensitive(config, "Labels"), label_key, body, info);
+	err = 0;
+out:
+	cJSON_Delete(root);
+	return err;
+}
+
+int docker_list_parse(const char *body, size_t len, void (*fn)(const char *id, void *arg), void *arg)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *item;
+	int count = 0;
+
+	if (!cJSON_IsArray(root)) {
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(item, root) {
+		const char *id = get_string(item, "Id");
+
+		if (id && docker_id_valid(id)) {
+			fn(id, arg);
+			count++;
+		}
+	}
+	cJSON_Delete(root);
+	return count;
+}
