@@ -14,6 +14,7 @@ export DNSREDIR_BUILD=${DNSREDIR_BUILD:-build}
 export DNSREDIR_AGENT=$PWD/$DNSREDIR_BUILD/dnsredir-agent
 logs=${DNSREDIR_TEST_LOGS:-$PWD/$DNSREDIR_BUILD/test-logs}
 mkdir -p "$logs"
+rm -f "$logs/summary"
 
 tests=()
 for t in "$DNSREDIR_BUILD"/tests/test_* tests/e2e/[0-9]*.sh; do
@@ -43,5 +44,5 @@ for t in "${tests[@]}"; do
 	esac
 done
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed, $skipped skipped" | tee "$logs/summary"
 [ "$failed" -eq 0 ]
