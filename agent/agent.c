@@ -33,6 +33,7 @@
 #define BACKOFF_MAX_MS 30000
 #define HEALTHY_MS 30000	/* connected this long: the next failure starts over */
 #define SUBSCRIBE_WAIT_MS 3000
+#define IDLE_WAIT_MS (3600 * 1000)	/* resync off: wake hourly, for nothing but the wait itself */
 
 struct agent {
 	struct config cfg;
@@ -514,7 +515,7 @@ static int session(struct agent *a, const char *why)
 	next_resync = now_ms() + a->cfg.resync_interval * 1000LL;
 
 	while (!a->stop) {
-		int timeout = -1;
+		int timeout = IDLE_WAIT_MS;
 
 		if (a->cfg.resync_interval) {
 			long long left = next_resync - now_ms();

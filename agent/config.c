@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <ini.h>
 
 #include "config.h"
@@ -99,8 +100,12 @@ static int allowed_parse(const char *item, struct allowed_server *out, char *err
 	unsigned int prefix;
 
 	if (!slash) {
-		if (server_parse(item, strlen(item), &server, err, err_size))
+		char why[CONFIG_ERR_MAX - 64];
+
+		if (server_parse(item, strlen(item), &server, why, sizeof(why))) {
+			snprintf(err, err_size, "allowed_servers: %s", why);
 			return -EINVAL;
+		}
 		out->net = server.addr;
 		out->prefix = 32;
 		/* a bare address allows any port; IP:PORT only that port */
@@ -201,22 +206,74 @@ static int config_ini_line(void *user, const char *section, const char *key, con
 	return 1;
 }
 
+/*
+ * inih reads a line into a fixed buffer (INI_MAX_LINE, 200 bytes in the
+ * packaged library) and parses whatever does not fit as further lines, which
+ * can silently replace a long allowed_servers list with its tail. This reader
+ * hands inih whole lines only: it notes the first line that is too long (a
+ * comment may be as long as it likes) and skips the rest of it.
+ */
+struct ini_reader {
+	FILE *f;
+	int line;
+	int too_long;	/* first line too long, 0 if none */
+};
+
+static char *ini_read_line(char *buf, int size, void *stream)
+{
+	struct ini_reader *r = stream;
+	char *s = fgets(buf, size, r->f);
+	size_t n;
+	int c;
+
+	if (!s)
+		return NULL;
+	r->line++;
+	n = strlen(s);
+	if (n + 1 < (size_t)size || s[n - 1] == '\n')
+		return s;
+	while ((c = getc(r->f)) != EOF && c != '\n')
+		;
+	s += strspn(s, " \t");
+	if (*s != '#' && *s != ';' && !r->too_long)
+		r->too_long = r->line;
+	buf[0] = '\0';
+	return buf;
+}
+
 int config_load(struct config *cfg, const char *path, bool required, char *err, size_t err_size)
 {
 	struct load_ctx ctx = { .cfg = cfg, .path = path, .err = err, .err_size = err_size };
-	FILE *f = fopen(path, "re");
+	struct ini_reader reader = {};
+	struct stat st;
 	int ret;
 
-	if (!f) {
-		if (errno == ENOENT && !required)
+	reader.f = fopen(path, "re");
+	if (!reader.f) {
+		ret = -errno;
+		if (ret == -ENOENT && !required)
 			return 0;
-		snprintf(err, err_size, "cannot read config file %s: %s", path, strerror(errno));
-		return -errno;
+		snprintf(err, err_size, "cannot read config file %s: %s", path, strerror(-ret));
+		return ret;
 	}
-	ret = ini_parse_file(f, config_ini_line, &ctx);
-	fclose(f);
+	if (fstat(fileno(reader.f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(reader.f);
+		snprintf(err, err_size, "cannot read config file %s: is a directory", path);
+		return -EINVAL;
+	}
+	ret = ini_parse_stream(ini_read_line, &reader, config_ini_line, &ctx);
+	if (ferror(reader.f) && !ctx.failed) {
+		snprintf(err, err_size, "cannot read config file %s: %s", path, strerror(errno));
+		ctx.failed = 1;
+	}
+	fclose(reader.f);
 	if (ctx.failed)
 		return -EINVAL;
+	if (reader.too_long && (!ret || reader.too_long <= ret)) {
+		snprintf(err, err_size, "%s: line %d: longer than %d characters", path, reader.too_long,
+			 INI_MAX_LINE - 2);
+		return -EINVAL;
+	}
 	if (ret) {
 		snprintf(err, err_size, "%s: line %d: syntax error", path, ret);
 		return -EINVAL;

@@ -231,16 +231,20 @@ int docker_events_wait(struct docker *d, int fd, int timeout_ms, char *err, size
 {
 	struct curl_waitfd extra = { .fd = fd, .events = CURL_WAIT_POLLIN };
 	int running = 0, queued;
+	CURLMcode mc;
 	CURLMsg *msg;
 
 	if (!d->stream) {
 		snprintf(err, err_size, "not subscribed");
 		return -EPIPE;
 	}
-	if (curl_multi_poll(d->multi, fd >= 0 ? &extra : NULL, fd >= 0 ? 1 : 0, timeout_ms, NULL) != CURLM_OK)
+	mc = curl_multi_poll(d->multi, fd >= 0 ? &extra : NULL, fd >= 0 ? 1 : 0, timeout_ms, NULL);
+	if (mc == CURLM_OK)
+		mc = curl_multi_perform(d->multi, &running);
+	if (mc != CURLM_OK) {
+		snprintf(err, err_size, "event stream: %s", curl_multi_strerror(mc));
 		return -EIO;
-	if (curl_multi_perform(d->multi, &running) != CURLM_OK)
-		return -EIO;
+	}
 	while ((msg = curl_multi_info_read(d->multi, &queued))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 
@@ -78,11 +79,32 @@ out:
 
 /*
  * cJSON decodes "\u0000" into a NUL that silently cuts the string short, so
- * "1.1.1.1\u0000junk" would read as a clean "1.1.1.1". When the document holds
- * an escaped NUL, the value keeps a NUL at its end, and the label parser
- * refuses it; a hostile label must not pass for a clean one.
+ * "1.1.1.1\u0000junk" would read as a clean "1.1.1.1". Before parsing, every
+ * escaped NUL is rewritten to an escaped 0x01 (same length), which cJSON keeps;
+ * label_read turns those back into NULs, so the label holds its NULs at their
+ * place, with its true length, and the label parser refuses it. Only real
+ * escapes are rewritten ("\\u0000" is a backslash and the text u0000), and
+ * only within len.
  */
-static void label_read(const cJSON *labels, const char *key, const char *body, struct container_info *info)
+static char *nul_escapes_rewritten(const char *body, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (!copy)
+		return NULL;
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (copy[i] != '\\')
+			continue;
+		if (i + 6 <= len && !memcmp(copy + i, "\\u0000", 6))
+			copy[i + 5] = '1';
+		i++;	/* the escaped character */
+	}
+	return copy;
+}
+
+static void label_read(const cJSON *labels, const char *key, struct container_info *info)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(labels, key);
 	size_t max = sizeof(info->label) - 1;
@@ -99,9 +121,8 @@ static void label_read(const cJSON *labels, const char *key, const char *body, s
 	info->label_truncated = info->label_len > max - 1;
 	if (info->label_truncated)
 		info->label_len = max - 1;
-	memcpy(info->label, item->valuestring, info->label_len);
-	if (strstr(body, "\\u0000"))
-		info->label[info->label_len++] = '\0';
+	for (size_t i = 0; i < info->label_len; i++)
+		info->label[i] = item->valuestring[i] == '\x01' ? '\0' : item->valuestring[i];
 	info->label[info->label_len] = '\0';
 }
 
@@ -123,10 +144,14 @@ int docker_inspect_parse(const char *body, size_t len, const char *label_key,
 	const cJSON *state, *config, *host_config, *pid, *running;
 	const char *id, *name, *mode;
 	cJSON *root;
+	char *copy;
 	int err = -EINVAL;
 
 	memset(info, 0, sizeof(*info));
-	root = cJSON_ParseWithLength(body, len);
+	copy = nul_escapes_rewritten(body, len);
+	if (!copy)
+		return -ENOMEM;
+	root = cJSON_ParseWithLength(copy, len);
 	if (!cJSON_IsObject(root))
 		goto out;
 	id = get_string(root, "Id");
@@ -149,10 +174,11 @@ int docker_inspect_parse(const char *body, size_t len, const char *label_key,
 	networks_read(cJSON_GetObjectItemCaseSensitive(root, "NetworkSettings"), info);
 
 	config = cJSON_GetObjectItemCaseSensitive(root, "Config");
-	label_read(cJSON_GetObjectItemCaseSensitive(config, "Labels"), label_key, body, info);
+	label_read(cJSON_GetObjectItemCaseSensitive(config, "Labels"), label_key, info);
 	err = 0;
 out:
 	cJSON_Delete(root);
+	free(copy);
 	return err;
 }
 

@@ -16,6 +16,7 @@ void linebuf_free(struct linebuf *lb)
 	free(lb->data);
 	lb->data = NULL;
 	lb->len = lb->cap = lb->tail = 0;
+	lb->discarding = false;
 }
 
 void linebuf_reset(struct linebuf *lb)

@@ -109,15 +109,24 @@ int log_parse_target(const char *s)
 	return -EINVAL;
 }
 
+static size_t quoted_len(unsigned char c)
+{
+	return c == '"' || c == '\\' ? 2 : c < 0x20 || c >= 0x7f ? 4 : 1;
+}
+
 char *log_quote(const char *in, size_t in_len, char *out, size_t out_size)
 {
-	size_t o = 0;
+	size_t o = 0, whole = 2;	/* the quotes */
+	bool cut;
 
 	if (out_size < 8) {
 		if (out_size)
 			out[0] = '\0';
 		return out;
 	}
+	for (size_t i = 0; i < in_len && whole < out_size; i++)
+		whole += quoted_len(in[i]);
+	cut = whole + 1 > out_size;	/* only a value that does not fit is cut */
 	out[o++] = '"';
 	for (size_t i = 0; i < in_len; i++) {
 		unsigned char c = in[i];
@@ -131,7 +140,7 @@ char *log_quote(const char *in, size_t in_len, char *out, size_t out_size)
 		else
 			n = snprintf(esc, sizeof(esc), "%c", c);
 		/* keep room for the closing quote, "..." and the NUL */
-		if (o + n + 5 > out_size) {
+		if (cut && o + n + 5 > out_size) {
 			memcpy(out + o, "...", 3);
 			o += 3;
 			break;

@@ -6,10 +6,15 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+
 #include "resolver.h"
+
+#define RESOLVER_ADDR_AS_PRINTED htonl(0x7f00000bU)
 
 #define TCP_LISTEN 0x0A
 
@@ -18,11 +23,16 @@ bool resolver_parse_proc_line(const char *line, bool tcp, uint16_t *port)
 	unsigned int slot, local_port, remote_port, state;
 	char local_addr[9], remote_addr[9];
 
-	/* "  12: 0B00007F:A1B2 00000000:0000 0A ..." (addresses in host order hex) */
+	/*
+	 * "  12: 0B00007F:A1B2 00000000:0000 0A ...": the address is the raw
+	 * network-order word printed as a native integer (always 8 digits), the
+	 * port is in host order.
+	 */
 	if (sscanf(line, " %u: %8[0-9A-Fa-f]:%4X %8[0-9A-Fa-f]:%4X %2X",
 		   &slot, local_addr, &local_port, remote_addr, &remote_port, &state) != 6)
 		return false;
-	if (strcasecmp(local_addr, "0B00007F") != 0 || local_port == 0)
+	if (strlen(local_addr) != 8 || strtoul(local_addr, NULL, 16) != RESOLVER_ADDR_AS_PRINTED ||
+	    local_port == 0)
 		return false;
 	if (tcp && state != TCP_LISTEN)
 		return false;

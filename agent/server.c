@@ -75,10 +75,10 @@ int server_parse(const char *text, size_t len, struct dns_server *out, char *err
 			return refuse(err, err_size, text, len,
 				      "contains whitespace or a control character, expected IPv4[:PORT]");
 	}
-	if (text[0] == '[' || memchr(text, ':', len) != memrchr(text, ':', len))
-		return refuse(err, err_size, text, len, "IPv6 servers are not supported yet");
 	if (memchr(text, ',', len))
 		return refuse(err, err_size, text, len, "only one server may be given");
+	if (text[0] == '[' || memchr(text, ':', len) != memrchr(text, ':', len))
+		return refuse(err, err_size, text, len, "IPv6 servers are not supported yet");
 
 	colon = memchr(text, ':', len);
 	addr_len = colon ? (size_t)(colon - text) : len;

@@ -100,6 +100,10 @@ static __always_inline bool parse_l4(struct __sk_buff *skb, struct dns_packet *p
 		return false;
 	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return false;
+	/* a packet shorter than its IP length is corrupt: never ours to forward */
+	if (bpf_ntohs(iph->tot_len) < iph->ihl * 4 ||
+	    ETH_HLEN + bpf_ntohs(iph->tot_len) > skb->len)
+		return false;
 
 	l4_off = ETH_HLEN + iph->ihl * 4;
 	if (iph->protocol == IPPROTO_UDP) {
@@ -242,10 +246,12 @@ int dnsredir_reply(struct __sk_buff *skb)
 	cfg = config_get();
 	if (!cfg || pkt.iph->saddr != cfg->server_addr || pkt.iph->daddr != cfg->source_addr)
 		return TC_ACT_OK;
-	if (!parse_l4(skb, &pkt) || pkt.ports->source != cfg->server_port) {
+	if (!parse_l4(skb, &pkt)) {
 		count(DNSREDIR_PASSED);
 		return TC_ACT_OK;
 	}
+	if (pkt.ports->source != cfg->server_port)
+		return TC_ACT_OK;
 
 	key.server_addr = pkt.iph->saddr;
 	key.server_port = pkt.ports->source;
