@@ -88,12 +88,28 @@ static const struct option run_options[] = {
 	{},
 };
 
-static long long now_ms(void)
+static long long clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+static long long now_ms(void)
+{
+	return now_ns() / 1000000;
+}
+
+/* Docker stamps events with the wall clock. */
+static long long wall_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
 }
 
 /* Option letter to config key; NULL for options that are not settings. */
@@ -223,12 +239,13 @@ static void container_forget(struct agent *a, struct container *c, const char *w
 
 /* Applies a validated server to a running container's netns. */
 static void container_attach(struct agent *a, struct container *c, const struct container_info *info,
-			     const struct dns_server *server)
+			     const struct dns_server *server, long long event_nano)
 {
+	char since_event[48] = "";
 	char err[ATTACH_ERR_MAX], srv[SERVER_STR_LEN], src[INET_ADDRSTRLEN];
 	struct attach_result res;
 	struct log_subject subj;
-	long long start = now_ms();
+	long long start = now_ns();
 	int ret;
 
 	c->server = *server;
@@ -247,16 +264,23 @@ static void container_attach(struct agent *a, struct container *c, const struct 
 	}
 	subject_of(c, &subj, srv, sizeof(srv));
 	inet_ntop(AF_INET, &res.route.source, src, sizeof(src));
+	if (event_nano > 0)
+		snprintf(since_event, sizeof(since_event), " since_event_us=%lld",
+			 (wall_ns() - event_nano) / 1000);
 	log_msg(res.outcome == REDIR_UNCHANGED ? LOG_DEBUG : LOG_INFO, &subj,
-		"event=%s pid=%d iface=%s source=%s resolver_udp=%u resolver_tcp=%u took_ms=%lld",
+		"event=%s pid=%d iface=%s source=%s resolver_udp=%u resolver_tcp=%u took_us=%lld%s",
 		redir_outcome_name(res.outcome), info->pid, res.route.ifname, src,
-		res.ports.udp, res.ports.tcp, now_ms() - start);
+		res.ports.udp, res.ports.tcp, (now_ns() - start) / 1000, since_event);
 	c->state = CONTAINER_REDIRECTED;
 	c->reason[0] = '\0';
 }
 
-/* Brings one container in line with its label: the one path for every trigger. */
-static void container_sync(struct agent *a, const char *id)
+/*
+ * Brings one container in line with its label: the one path for every
+ * trigger. event_nano is the wall-clock time of the event that asked for it
+ * (0 for a resync), to log how long the container went unredirected.
+ */
+static void container_sync(struct agent *a, const char *id, long long event_nano)
 {
 	char err[DOCKER_ERR_MAX], path[128], why[ATTACH_ERR_MAX], buf[512];
 	struct container_info info;
@@ -317,12 +341,12 @@ static void container_sync(struct agent *a, const char *id)
 		container_refuse(c, CONTAINER_SKIPPED, LOG_INFO, refusal);
 		return;
 	}
-	container_attach(a, c, &info, &server);
+	container_attach(a, c, &info, &server, event_nano);
 }
 
 static void list_one(const char *id, void *arg)
 {
-	container_sync(arg, id);
+	container_sync(arg, id, 0);
 }
 
 /* Lists running labelled containers and syncs each; forgets the ones gone. */
@@ -390,7 +414,7 @@ static void event_handle(struct agent *a, const char *line, long len)
 		a->last_event_sec = ev.time_nano / 1000000000LL;
 	switch (ev.action) {
 	case DOCKER_ACTION_START:
-		container_sync(a, ev.id);
+		container_sync(a, ev.id, ev.time_nano);
 		break;
 	case DOCKER_ACTION_DIE:
 	case DOCKER_ACTION_DESTROY:
