@@ -29,7 +29,6 @@
 
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
-#define IP_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -39,9 +38,9 @@ struct {
 } config SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, DNSREDIR_FLOWS_MAX);
-	__type(key, struct dnsredir_flow_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DNSREDIR_FLOW_SLOTS);
+	__type(key, __u32);
 	__type(value, struct dnsredir_flow);
 } flows SEC(".maps");
 
@@ -86,46 +85,46 @@ static __always_inline struct dnsredir_config *config_get(void)
 /*
  * Locates the transport header behind a real-length IPv4 header. Returns
  * false for what we never rewrite: fragments (only the first carries the
- * ports, and rewriting it alone would break reassembly), bad header lengths,
- * protocols other than UDP and TCP, and packets too short for the DNS header
- * fields we read.
+ * ports, and rewriting it alone would break reassembly), bad or lying
+ * lengths, protocols other than UDP and TCP, and packets too short for the
+ * DNS header fields we read.
  */
 static __always_inline bool parse_l4(struct __sk_buff *skb, struct dns_packet *pkt)
 {
 	void *data_end = (void *)(long)skb->data_end;
 	struct iphdr *iph = pkt->iph;
-	__u32 l4_off;
+	__u32 ihl_len = iph->ihl * 4;
+	void *l4;
 
-	if (iph->version != 4 || iph->ihl < 5)
+	if (iph->version != 4 || ihl_len < sizeof(*iph))
 		return false;
 	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return false;
 	/* a packet shorter than its IP length is corrupt: never ours to forward */
-	if (bpf_ntohs(iph->tot_len) < iph->ihl * 4 ||
-	    ETH_HLEN + bpf_ntohs(iph->tot_len) > skb->len)
+	if (bpf_ntohs(iph->tot_len) < ihl_len || ETH_HLEN + bpf_ntohs(iph->tot_len) > skb->len)
 		return false;
 
-	l4_off = ETH_HLEN + iph->ihl * 4;
+	l4 = (void *)iph + ihl_len;
+	/* keep the checked pointer: a recomputed one would lose its bounds */
+	barrier_var(l4);
 	if (iph->protocol == IPPROTO_UDP) {
-		struct udphdr *udp = (void *)(long)skb->data + l4_off;
+		struct udphdr *udp = l4;
 		__be16 *dns_id = (void *)(udp + 1);
 
 		if ((void *)(dns_id + 1) > data_end)
 			return false;
-		pkt->ports = (void *)udp;
-		pkt->csum_off = l4_off + offsetof(struct udphdr, check);
+		pkt->ports = l4;
+		pkt->csum_off = ETH_HLEN + ihl_len + offsetof(struct udphdr, check);
 		/* a zero UDP checksum means "none" and must stay zero */
 		pkt->csum_flags = BPF_F_MARK_MANGLED_0;
 		pkt->dns_id = *dns_id;
 		return true;
 	}
 	if (iph->protocol == IPPROTO_TCP) {
-		struct tcphdr *tcp = (void *)(long)skb->data + l4_off;
-
-		if ((void *)(tcp + 1) > data_end)
+		if (l4 + sizeof(struct tcphdr) > data_end)
 			return false;
-		pkt->ports = (void *)tcp;
-		pkt->csum_off = l4_off + offsetof(struct tcphdr, check);
+		pkt->ports = l4;
+		pkt->csum_off = ETH_HLEN + ihl_len + offsetof(struct tcphdr, check);
 		pkt->csum_flags = 0;
 		pkt->dns_id = 0;
 		return true;
@@ -146,30 +145,42 @@ static __always_inline bool parse_l3(struct __sk_buff *skb, struct dns_packet *p
 	return (void *)(pkt->iph + 1) <= data_end;
 }
 
+/* Folds a 64-bit one's complement sum to 16 bits. */
+static __always_inline __u16 csum_fold64(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
 /*
- * Rewrites addresses and one port, then fixes the checksums with the kernel's
- * helpers, which know whether the skb is CHECKSUM_PARTIAL (loopback) or not.
- * The address change is also a pseudo-header change for the L4 checksum; the
- * port is not. Packet pointers are stale after this.
+ * Rewrites both addresses and one port, then fixes the checksums. The IP
+ * header checksum is updated by hand (RFC 1624): it is never offloaded, and
+ * since header and checksum change together the skb's CHECKSUM_COMPLETE sum
+ * stays right. The L4 checksum goes through the kernel's helper, which knows
+ * whether the skb is CHECKSUM_PARTIAL (loopback: the field then holds only
+ * the pseudo-header sum, and the port must not be folded into it) or not.
+ * Packet pointers are stale after this.
  */
 static __always_inline int rewrite(struct __sk_buff *skb, struct dns_packet *pkt,
 				   __be32 saddr, __be32 daddr, __be16 *port, __be16 new_port)
 {
-	__be32 old_addrs[2] = { pkt->iph->saddr, pkt->iph->daddr };
-	__be32 new_addrs[2] = { saddr, daddr };
+	struct iphdr *iph = pkt->iph;
 	__be16 old_port = *port;
-	__s64 diff;
+	__u64 addr_diff;
 
-	pkt->iph->saddr = saddr;
-	pkt->iph->daddr = daddr;
+	/* sum of ~old + new over the two address words, as bpf_csum_diff would give */
+	addr_diff = (__u64)(~iph->saddr) + (~iph->daddr) + saddr + daddr;
+	iph->check = ~csum_fold64((__u64)(__u16)~iph->check + addr_diff);
+	iph->saddr = saddr;
+	iph->daddr = daddr;
 	*port = new_port;
 
-	diff = bpf_csum_diff(old_addrs, sizeof(old_addrs), new_addrs, sizeof(new_addrs), 0);
-	if (diff < 0)
-		return -1;
-	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, 0, diff, 0))
-		return -1;
-	if (bpf_l4_csum_replace(skb, pkt->csum_off, 0, diff,
+	addr_diff = (addr_diff & 0xffffffff) + (addr_diff >> 32);
+	addr_diff = (addr_diff & 0xffffffff) + (addr_diff >> 32);
+	if (bpf_l4_csum_replace(skb, pkt->csum_off, 0, addr_diff,
 				BPF_F_PSEUDO_HDR | pkt->csum_flags))
 		return -1;
 	if (bpf_l4_csum_replace(skb, pkt->csum_off, old_port, new_port,
@@ -178,25 +189,24 @@ static __always_inline int rewrite(struct __sk_buff *skb, struct dns_packet *pkt
 	return 0;
 }
 
-/* Records where the reply must go; for TCP only once per connection. */
-static __always_inline int flow_remember(struct dnsredir_flow_key *key, struct dnsredir_flow *flow)
+static __always_inline struct dnsredir_flow *flow_slot(__be16 client_port, __be16 dns_id)
 {
-	if (key->proto == IPPROTO_TCP) {
-		struct dnsredir_flow *known = bpf_map_lookup_elem(&flows, key);
+	__u32 slot = dnsredir_flow_slot(client_port, dns_id);
 
-		if (known && known->client_addr == flow->client_addr &&
-		    known->resolver_port == flow->resolver_port)
-			return 0;
-	}
-	return bpf_map_update_elem(&flows, key, flow, BPF_ANY);
+	return bpf_map_lookup_elem(&flows, &slot);
+}
+
+static __always_inline bool flow_matches(const struct dnsredir_flow *flow, __be16 client_port,
+					 __be16 dns_id, __u8 proto)
+{
+	return flow->client_port == client_port && flow->dns_id == dns_id && flow->proto == proto;
 }
 
 SEC("tc")
 int dnsredir_query(struct __sk_buff *skb)
 {
-	struct dnsredir_flow_key key = {};
-	struct dnsredir_flow flow = {};
 	struct dnsredir_config *cfg;
+	struct dnsredir_flow *flow;
 	struct dns_packet pkt;
 
 	if (!parse_l3(skb, &pkt) || pkt.iph->daddr != DNSREDIR_RESOLVER_ADDR_BE)
@@ -206,21 +216,20 @@ int dnsredir_query(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	cfg = config_get();
-	if (!cfg || !cfg->server_addr) {
+	flow = flow_slot(pkt.ports->source, pkt.dns_id);
+	if (!cfg || !cfg->server_addr || !flow) {
 		count(DNSREDIR_PASSED);
 		return TC_ACT_OK;
 	}
 
-	key.server_addr = cfg->server_addr;
-	key.server_port = cfg->server_port;
-	key.client_port = pkt.ports->source;
-	key.dns_id = pkt.dns_id;
-	key.proto = pkt.iph->protocol;
-	flow.client_addr = pkt.iph->saddr;
-	flow.resolver_port = pkt.ports->dest;
-	if (flow_remember(&key, &flow)) {
-		count(DNSREDIR_ERRORS);
-		return TC_ACT_OK;	/* untouched yet: dockerd still answers it */
+	/* where the reply must go; a TCP connection writes it once */
+	if (!flow_matches(flow, pkt.ports->source, pkt.dns_id, pkt.iph->protocol) ||
+	    flow->client_addr != pkt.iph->saddr || flow->resolver_port != pkt.ports->dest) {
+		flow->client_port = pkt.ports->source;
+		flow->dns_id = pkt.dns_id;
+		flow->proto = pkt.iph->protocol;
+		flow->resolver_port = pkt.ports->dest;
+		flow->client_addr = pkt.iph->saddr;
 	}
 
 	if (rewrite(skb, &pkt, cfg->source_addr, cfg->server_addr,
@@ -235,7 +244,6 @@ int dnsredir_query(struct __sk_buff *skb)
 SEC("tc")
 int dnsredir_reply(struct __sk_buff *skb)
 {
-	struct dnsredir_flow_key key = {};
 	struct dnsredir_config *cfg;
 	struct dnsredir_flow *flow;
 	struct dnsredir_flow restored;
@@ -253,21 +261,16 @@ int dnsredir_reply(struct __sk_buff *skb)
 	if (pkt.ports->source != cfg->server_port)
 		return TC_ACT_OK;
 
-	key.server_addr = pkt.iph->saddr;
-	key.server_port = pkt.ports->source;
-	key.client_port = pkt.ports->dest;
-	key.dns_id = pkt.dns_id;
-	key.proto = pkt.iph->protocol;
-	flow = bpf_map_lookup_elem(&flows, &key);
-	if (!flow) {
+	flow = flow_slot(pkt.ports->dest, pkt.dns_id);
+	if (!flow || !flow_matches(flow, pkt.ports->dest, pkt.dns_id, pkt.iph->protocol)) {
 		/* dockerd's own forwarding, or a spoof: not ours to deliver */
 		count(DNSREDIR_REPLIES_UNMATCHED);
 		return TC_ACT_OK;
 	}
 	restored = *flow;
 	/* a UDP query has one answer: a second copy must not get through */
-	if (key.proto == IPPROTO_UDP)
-		bpf_map_delete_elem(&flows, &key);
+	if (restored.proto == IPPROTO_UDP)
+		flow->proto = 0;
 
 	/* lo's address is all zeroes: anything else would make it PACKET_OTHERHOST */
 	__builtin_memset(pkt.eth->h_dest, 0, ETH_ALEN);

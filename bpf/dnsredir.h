@@ -25,28 +25,39 @@ struct dnsredir_config {
 };
 
 /*
- * A redirected flow, as the reply side sees it: the server's address and
- * port, the client's source port (kept unchanged), the protocol and, for UDP,
- * the DNS message id. The id is part of the key because stub resolvers send
- * the A and AAAA queries from one socket at once; it also makes a spoofed
- * reply guess both the port and the id. TCP flows carry id 0: one connection
- * may hold many queries.
+ * The flow table: a direct-mapped array of slots, one per query in flight,
+ * indexed by a hash of the client's source port and, for UDP, the DNS id.
+ * An array rather than a hash map because its lookup is a few instructions
+ * inlined by the verifier, where an LRU hash update costs more than all the
+ * rest of the rewrite. The price is that two queries in flight whose hashes
+ * collide share a slot: the older one's answer is then not restored, and its
+ * client asks again. With 8192 slots that takes hundreds of queries in flight
+ * in one container; a stub resolver has a handful.
+ *
+ * The DNS id is part of the match because stub resolvers send the A and
+ * AAAA queries from one socket at once; it also makes a spoofed reply guess
+ * both the port and the id. TCP flows carry id 0: one connection may hold
+ * many queries.
  */
-struct dnsredir_flow_key {
-	__be32 server_addr;
-	__be16 server_port;
-	__be16 client_port;
-	__be16 dns_id;
-	__u8 proto;
+#define DNSREDIR_FLOW_SLOTS_LOG2 13
+#define DNSREDIR_FLOW_SLOTS (1U << DNSREDIR_FLOW_SLOTS_LOG2)
+
+struct dnsredir_flow {
+	__be16 client_port;	/* the query's source port, kept unchanged */
+	__be16 dns_id;		/* UDP: the query's id; TCP: 0 */
+	__u8 proto;		/* IPPROTO_UDP or IPPROTO_TCP; 0: free slot */
 	__u8 pad;
+	__be16 resolver_port;	/* dockerd's port the query was DNATed to */
+	__be32 client_addr;	/* the query's source, usually 127.0.0.1 */
 };
 
-/* What the query looked like after Docker's DNAT, to be restored on the reply. */
-struct dnsredir_flow {
-	__be32 client_addr;	/* the query's source, usually 127.0.0.1 */
-	__be16 resolver_port;	/* dockerd's port the query was DNATed to */
-	__u16 pad;
-};
+/* Fibonacci hashing of port and id into a slot number. */
+static inline __u32 dnsredir_flow_slot(__be16 client_port, __be16 dns_id)
+{
+	__u32 h = ((__u32)client_port << 16 | dns_id) * 0x9e3779b1U;
+
+	return h >> (32 - DNSREDIR_FLOW_SLOTS_LOG2);
+}
 
 enum dnsredir_counter {
 	DNSREDIR_QUERIES_REDIRECTED,
@@ -57,6 +68,5 @@ enum dnsredir_counter {
 	DNSREDIR_COUNTER_MAX,
 };
 
-#define DNSREDIR_FLOWS_MAX 4096
 
 #endif /* DNSREDIR_H */

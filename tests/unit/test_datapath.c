@@ -455,38 +455,38 @@ static uint64_t counter(struct dnsredir *skel, enum dnsredir_counter which)
 	return sum;
 }
 
-static struct dnsredir_flow_key flow_key(uint8_t proto, uint16_t client_port, uint16_t dns_id)
-{
-	struct dnsredir_flow_key key;
+/* What identifies a flow in the table: protocol, client port, DNS id. */
+struct flow_id {
+	uint8_t proto;
+	uint16_t client_port;
+	uint16_t dns_id;
+};
 
-	memset(&key, 0, sizeof(key));	/* the padding is part of the hash key */
-	key.server_addr = htonl(SERVER_ADDR);
-	key.server_port = htons(SERVER_PORT);
-	key.client_port = htons(client_port);
-	key.dns_id = htons(dns_id);
-	key.proto = proto;
-	return key;
+static struct flow_id flow_key(uint8_t proto, uint16_t client_port, uint16_t dns_id)
+{
+	return (struct flow_id){ .proto = proto, .client_port = client_port, .dns_id = dns_id };
 }
 
-/* Looks a flow up; false when there is none. */
-static bool flow_get(struct dnsredir *skel, const struct dnsredir_flow_key *key,
-		     struct dnsredir_flow *flow)
+/* Looks a flow up in its slot; false when the slot holds another flow or none. */
+static bool flow_get(struct dnsredir *skel, const struct flow_id *id, struct dnsredir_flow *flow)
 {
-	int err = bpf_map__lookup_elem(skel->maps.flows, key, sizeof(*key),
-				       flow, sizeof(*flow), 0);
+	__u32 slot = dnsredir_flow_slot(htons(id->client_port), htons(id->dns_id));
 
-	if (err == -ENOENT)
-		return false;
-	assert_int_equal(err, 0);
-	return true;
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.flows, &slot, sizeof(slot),
+					      flow, sizeof(*flow), 0), 0);
+	return flow->proto == id->proto && flow->client_port == htons(id->client_port) &&
+	       flow->dns_id == htons(id->dns_id);
 }
 
 static void assert_no_flows(struct dnsredir *skel)
 {
-	struct dnsredir_flow_key key;
+	struct dnsredir_flow flow;
 
-	assert_int_equal(bpf_map__get_next_key(skel->maps.flows, NULL, &key, sizeof(key)),
-			 -ENOENT);
+	for (__u32 slot = 0; slot < DNSREDIR_FLOW_SLOTS; slot++) {
+		assert_int_equal(bpf_map__lookup_elem(skel->maps.flows, &slot, sizeof(slot),
+						      &flow, sizeof(flow), 0), 0);
+		assert_int_equal(flow.proto, 0);
+	}
 }
 
 static int setup(void **state)
@@ -520,7 +520,7 @@ static int teardown(void **state)
 static void redirect_udp_query(struct dnsredir *skel, const struct pkt_spec *spec)
 {
 	struct pkt in = build_pkt(spec), out;
-	struct dnsredir_flow_key key = flow_key(IPPROTO_UDP, spec->sport, spec->dns_id);
+	struct flow_id key = flow_key(IPPROTO_UDP, spec->sport, spec->dns_id);
 	struct dnsredir_flow flow;
 	uint64_t before = counter(skel, DNSREDIR_QUERIES_REDIRECTED);
 
@@ -602,7 +602,7 @@ static void test_udp_query_no_checksum(void **state)
 static void test_tcp_query_redirected(void **state)
 {
 	struct fixture *f = *state;
-	struct dnsredir_flow_key key = flow_key(IPPROTO_TCP, CLIENT_PORT, 0);
+	struct flow_id key = flow_key(IPPROTO_TCP, CLIENT_PORT, 0);
 	struct dnsredir_flow flow;
 	const uint8_t segments[] = { TCP_SYN, TCP_ACK | TCP_PSH };
 
@@ -629,7 +629,7 @@ static void test_udp_reply_restored(void **state)
 {
 	struct fixture *f = *state;
 	struct pkt_spec query = udp_query_spec(), reply = udp_reply_spec();
-	struct dnsredir_flow_key key = flow_key(IPPROTO_UDP, CLIENT_PORT, DNS_ID);
+	struct flow_id key = flow_key(IPPROTO_UDP, CLIENT_PORT, DNS_ID);
 	struct dnsredir_flow flow;
 	struct pkt in, out;
 	static const uint8_t zero_macs[2 * ETH_ALEN];
@@ -659,7 +659,7 @@ static void test_reply_without_flow_passes(void **state)
 {
 	struct fixture *f = *state;
 	struct pkt_spec query = udp_query_spec();
-	struct dnsredir_flow_key key = flow_key(IPPROTO_UDP, CLIENT_PORT, DNS_ID);
+	struct flow_id key = flow_key(IPPROTO_UDP, CLIENT_PORT, DNS_ID);
 	struct dnsredir_flow flow;
 	struct {
 		const char *what;
@@ -699,7 +699,7 @@ static void test_tcp_reply_restored(void **state)
 {
 	struct fixture *f = *state;
 	struct pkt_spec query = tcp_query_spec(TCP_SYN);
-	struct dnsredir_flow_key key = flow_key(IPPROTO_TCP, CLIENT_PORT, 0);
+	struct flow_id key = flow_key(IPPROTO_TCP, CLIENT_PORT, 0);
 	struct dnsredir_flow flow;
 	const uint8_t segments[] = { TCP_SYN | TCP_ACK, TCP_ACK | TCP_PSH };
 	struct pkt in = build_pkt(&query);
