@@ -10,8 +10,8 @@ source "$(dirname "$0")/../lib/docker.sh"
 need_root
 need_cmd ip dig dnsmasq docker nsenter setsid flock tc
 need_agent
-docker_up
 lock_host docker
+docker_up
 upstream_up
 network_up
 

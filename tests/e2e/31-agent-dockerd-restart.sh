@@ -11,8 +11,8 @@ source "$(dirname "$0")/../lib/docker.sh"
 need_root
 need_cmd ip dig dnsmasq docker dockerd nsenter setsid flock pkill
 need_agent
-docker_up
 lock_host docker
+docker_up
 upstream_up
 network_up
 # dockerd must be running again whatever happens below

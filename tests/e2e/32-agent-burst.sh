@@ -10,8 +10,8 @@ COUNT=${BURST_COUNT:-50}
 need_root
 need_cmd ip dig dnsmasq docker nsenter setsid flock
 need_agent
-docker_up
 lock_host docker
+docker_up
 upstream_up
 network_up
 RESYNC=0 agent_start	# no periodic resync: the events alone must do it
