@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "resolver.h"
 
 #define NO_PORT 0xbeef
@@ -147,34 +149,6 @@ static void test_malformed(void **state)
 	}
 }
 
-static char *fixture_path(const char *name)
-{
-	const char *env = getenv("DNSREDIR_FIXTURES");
-	char exe[PATH_MAX], *path = NULL;
-	ssize_t n;
-
-	if (env && *env) {
-		assert_true(asprintf(&path, "%s/%s", env, name) > 0);
-		return path;
-	}
-	/* build/tests/test_x -> the repository's tests/fixtures */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		for (int up = 0; up < 3; up++) {
-			char *slash = strrchr(exe, '/');
-
-			if (slash)
-				*slash = '\0';
-		}
-		assert_true(asprintf(&path, "%s/tests/fixtures/%s", exe, name) > 0);
-		if (access(path, R_OK) == 0)
-			return path;
-		free(path);
-	}
-	assert_true(asprintf(&path, "tests/fixtures/%s", name) > 0);
-	return path;
-}
 
 /* Every line of a real file, as resolver_find reads it: one match, the right port. */
 static void scan_fixture(const char *name, bool tcp, uint16_t want)
