@@ -113,3 +113,46 @@ install: all
 clean:
 	$(call msg,CLEAN,build)
 	$(Q)rm -rf build build-san
+
+# ---------------------------------------------------------------------------
+# Fuzzing (clang + libFuzzer, with ASan and UBSan); not part of 'make test'.
+#
+#   make fuzz                  build, then run every target FUZZ_SECONDS (30)
+#   make fuzz-long             the same for FUZZ_LONG_SECONDS (600) each: for
+#                              developers, before a release or after a parser change
+#   make fuzz-build            only build build/fuzz/fuzz_*
+#
+# The parsers are compiled again for this build, with clang and the fuzzer's
+# coverage; seeds are in tests/fuzz/corpus/, see tests/fuzz/run.sh.
+FUZZ_SECONDS      ?= 30
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_CC           ?= clang
+FUZZ_OUT          := build/fuzz
+FUZZ_TARGETS      := linebuf event inspect server config
+FUZZ_BINS         := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_OBJS         := $(patsubst %,$(FUZZ_OUT)/agent/%.o,linebuf docker_json server config log)
+FUZZ_CFLAGS       := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		     -fno-sanitize-recover=all -Wall -Wextra -Werror -Wno-unused-parameter \
+		     -std=gnu11 -D_GNU_SOURCE -Iagent \
+		     $(shell pkg-config --cflags libcjson inih libbpf libsystemd 2>/dev/null)
+FUZZ_LDLIBS       := $(shell pkg-config --libs libcjson inih libbpf libsystemd 2>/dev/null || \
+		       echo -lcjson -linih -lbpf -lsystemd) -lelf -lz
+
+.PHONY: fuzz fuzz-long fuzz-build
+.SECONDARY: $(FUZZ_OBJS)
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_OUT)/agent/%.o: agent/%.c $(wildcard agent/*.h)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(FUZZ_LDLIBS) -o $@
+
+fuzz: fuzz-build
+	$(Q)./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-long: fuzz-build
+	$(Q)./tests/fuzz/run.sh $(FUZZ_LONG_SECONDS) $(FUZZ_TARGETS)

@@ -521,6 +521,7 @@ static int subscribe(struct agent *a, char *err, size_t err_size)
 static int session(struct agent *a, const char *why)
 {
 	char err[DOCKER_ERR_MAX], *line;
+	unsigned long dropped = a->docker.lines.dropped;
 	long long next_resync;
 	int ret;
 	long n;
@@ -550,6 +551,12 @@ static int session(struct agent *a, const char *why)
 		while ((n = docker_events_next(&a->docker, &line)) >= 0) {
 			event_handle(a, line, n);
 			free(line);
+		}
+		if (a->docker.lines.dropped != dropped) {
+			/* an event lost: the next resync repairs what it was about */
+			log_warn(NULL, "event=bad-event error=\"event line too large (over %d bytes), dropped\" count=%lu",
+				 DOCKER_EVENT_LINE_MAX, a->docker.lines.dropped - dropped);
+			dropped = a->docker.lines.dropped;
 		}
 		signals_read(a);
 		if (ret) {

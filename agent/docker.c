@@ -18,6 +18,7 @@
 struct body {
 	char *data;
 	size_t len;
+	size_t cap;
 	bool too_big;
 };
 
@@ -31,10 +32,20 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *user)
 		b->too_big = true;
 		return 0;	/* aborts the transfer */
 	}
-	grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	b->data = grown;
+	if (b->len + n + 1 > b->cap) {
+		/* doubling: growing by each chunk copies an 8 MiB answer ~500 times */
+		size_t cap = b->cap ? b->cap : 16384;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (cap > DOCKER_BODY_MAX + 1)
+			cap = DOCKER_BODY_MAX + 1;
+		grown = realloc(b->data, cap);
+		if (!grown)
+			return 0;
+		b->data = grown;
+		b->cap = cap;
+	}
 	memcpy(b->data + b->len, ptr, n);
 	b->len += n;
 	b->data[b->len] = '\0';
@@ -174,8 +185,15 @@ static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *user)
 		return 0;
 	}
 	if (!type || strncasecmp(type, "application/json", 16)) {
-		snprintf(d->stream_err, sizeof(d->stream_err), "events answered content type \"%.40s\"",
-			 type ? type : "none");
+		char shown[41] = "none";
+		size_t i;
+
+		/* dockerd's text goes into a log line's error="...": no quotes, nothing unprintable */
+		for (i = 0; type && type[i] && i < sizeof(shown) - 1; i++)
+			shown[i] = type[i] < ' ' || type[i] >= 0x7f || type[i] == '"' || type[i] == '\\' ? '?' : type[i];
+		if (type)
+			shown[i] = '\0';
+		snprintf(d->stream_err, sizeof(d->stream_err), "events answered content type '%s'", shown);
 		d->stream_bad = true;
 		return 0;
 	}

@@ -69,7 +69,8 @@ int docker_event_parse(const char *line, size_t len, struct docker_event *ev)
 	attrs = cJSON_GetObjectItemCaseSensitive(actor, "Attributes");
 	copy_string(ev->name, sizeof(ev->name), get_string(attrs, "name"));
 	nano = cJSON_GetObjectItemCaseSensitive(root, "timeNano");
-	if (cJSON_IsNumber(nano))
+	/* converting a double out of long long's range (or NaN) is undefined */
+	if (cJSON_IsNumber(nano) && nano->valuedouble > 0 && nano->valuedouble < 9e18)
 		ev->time_nano = (long long)nano->valuedouble;
 	err = 0;
 out:
@@ -84,7 +85,8 @@ out:
  * label_read turns those back into NULs, so the label holds its NULs at their
  * place, with its true length, and the label parser refuses it. Only real
  * escapes are rewritten ("\\u0000" is a backslash and the text u0000), and
- * only within len.
+ * only within len. A raw NUL byte (not valid JSON, but cJSON copies it into
+ * the string all the same) is rewritten to a raw 0x01 for the same reason.
  */
 static char *nul_escapes_rewritten(const char *body, size_t len)
 {
@@ -94,7 +96,9 @@ static char *nul_escapes_rewritten(const char *body, size_t len)
 		return NULL;
 	memcpy(copy, body, len);
 	copy[len] = '\0';
-	for (size_t i = 0; i + 1 < len; i++) {
+	for (size_t i = 0; i < len; i++) {
+		if (copy[i] == '\0')
+			copy[i] = '\x01';
 		if (copy[i] != '\\')
 			continue;
 		if (i + 6 <= len && !memcmp(copy + i, "\\u0000", 6))

@@ -15,18 +15,29 @@ void linebuf_free(struct linebuf *lb)
 {
 	free(lb->data);
 	lb->data = NULL;
-	lb->len = lb->cap = lb->tail = 0;
+	lb->start = lb->len = lb->cap = lb->tail = 0;
 	lb->discarding = false;
 }
 
 void linebuf_reset(struct linebuf *lb)
 {
-	lb->len = lb->tail = 0;
+	lb->start = lb->len = lb->tail = 0;
 	lb->discarding = false;
+}
+
+/* Moves what is not taken yet to the front: once per drain, not once per line. */
+static void compact(struct linebuf *lb)
+{
+	if (!lb->start)
+		return;
+	memmove(lb->data, lb->data + lb->start, lb->len - lb->start);
+	lb->len -= lb->start;
+	lb->start = 0;
 }
 
 int linebuf_append(struct linebuf *lb, const char *chunk, size_t len)
 {
+	compact(lb);
 	while (len) {
 		const char *nl = memchr(chunk, '\n', len);
 		size_t take = nl ? (size_t)(nl + 1 - chunk) : len;
@@ -65,24 +76,27 @@ int linebuf_append(struct linebuf *lb, const char *chunk, size_t len)
 long linebuf_next(struct linebuf *lb, char **line)
 {
 	for (;;) {
-		char *nl = lb->len ? memchr(lb->data, '\n', lb->len) : NULL;
+		char *p = lb->start < lb->len ? lb->data + lb->start : NULL;
+		char *nl = p ? memchr(p, '\n', lb->len - lb->start) : NULL;
 		size_t used, n;
 
-		if (!nl)
+		if (!nl) {
+			compact(lb);
 			return -1;
-		used = nl + 1 - lb->data;
-		n = nl - lb->data;
-		if (n && lb->data[n - 1] == '\r')
+		}
+		used = nl + 1 - p;
+		n = nl - p;
+		if (n && p[n - 1] == '\r')
 			n--;
 		if (n) {
 			*line = malloc(n + 1);
 			if (!*line)
 				return -1;
-			memcpy(*line, lb->data, n);
+			memcpy(*line, p, n);
 			(*line)[n] = '\0';
 		}
-		memmove(lb->data, lb->data + used, lb->len - used);
-		lb->len -= used;
+		/* no memmove per line: a burst of short lines would cost its size squared */
+		lb->start += used;
 		if (n)
 			return n;
 	}

@@ -10,7 +10,8 @@
 
 struct linebuf {
 	char *data;
-	size_t len;		/* bytes held */
+	size_t start;		/* bytes at the front already taken by linebuf_next */
+	size_t len;		/* bytes held, including those taken */
 	size_t tail;		/* bytes of the unfinished last line */
 	size_t cap;
 	size_t max_line;	/* longer lines are dropped whole */
