@@ -27,12 +27,16 @@
 #include "containers.h"
 #include "docker.h"
 #include "docker_json.h"
+#include "early.h"
 #include "log.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define HEALTHY_MS 30000	/* connected this long: the next failure starts over */
 #define SUBSCRIBE_WAIT_MS 3000
+#define EARLY_POLL_MS 2		/* while a created container's process is looked for */
+#define EARLY_WINDOW_MS 5000	/* after that, its start event takes over */
+#define EARLY_PID_SLACK 500	/* PIDs handed out before we saw the create event */
 #define IDLE_WAIT_MS (3600 * 1000)	/* resync off: wake hourly, for nothing but the wait itself */
 
 struct agent {
@@ -237,42 +241,54 @@ static void container_forget(struct agent *a, struct container *c, const char *w
 	containers_remove(&a->containers, c);
 }
 
-/* Applies a validated server to a running container's netns. */
-static void container_attach(struct agent *a, struct container *c, const struct container_info *info,
-			     const struct dns_server *server, long long event_nano)
+/*
+ * Applies a validated server to the netns of a container's process. Early
+ * (before start) a netns that is not ready yet is not an error: the caller
+ * tries again. Returns attach_pid()'s result.
+ */
+static int container_attach(struct agent *a, struct container *c, pid_t pid,
+			    const struct dns_server *server, long long event_nano, bool early)
 {
-	char since_event[48] = "";
 	char err[ATTACH_ERR_MAX], srv[SERVER_STR_LEN], src[INET_ADDRSTRLEN];
+	char since_event[48] = "";
 	struct attach_result res;
 	struct log_subject subj;
 	long long start = now_ns();
 	int ret;
 
-	c->server = *server;
-	c->pid = info->pid;
-	ret = attach_pid(info->pid, server, &res, err, sizeof(err));
+	ret = attach_pid(pid, server, &res, err, sizeof(err));
+	if (ret && early)
+		return ret;	/* failures are the start event's to report */
+	if (ret == -ESRCH && c->state == CONTAINER_REDIRECTED) {
+		containers_remove(&a->containers, c);	/* redirected early, already gone */
+		return ret;
+	}
 	if (ret == -ESRCH) {
 		/* it stopped under us: its die event follows */
 		subject_of(c, &subj, srv, sizeof(srv));
 		log_info(&subj, "event=skipped reason=\"container exited before the redirect was attached\"");
 		containers_remove(&a->containers, c);
-		return;
+		return ret;
 	}
 	if (ret) {
 		container_refuse(c, CONTAINER_FAILED, LOG_WARNING, err);
-		return;
+		return ret;
 	}
+	c->server = *server;
+	c->pid = pid;
 	subject_of(c, &subj, srv, sizeof(srv));
 	inet_ntop(AF_INET, &res.route.source, src, sizeof(src));
 	if (event_nano > 0)
 		snprintf(since_event, sizeof(since_event), " since_event_us=%lld",
 			 (wall_ns() - event_nano) / 1000);
 	log_msg(res.outcome == REDIR_UNCHANGED ? LOG_DEBUG : LOG_INFO, &subj,
-		"event=%s pid=%d iface=%s source=%s resolver_udp=%u resolver_tcp=%u took_us=%lld%s",
-		redir_outcome_name(res.outcome), info->pid, res.route.ifname, src,
-		res.ports.udp, res.ports.tcp, (now_ns() - start) / 1000, since_event);
+		"event=%s pid=%d iface=%s source=%s resolver_udp=%u resolver_tcp=%u took_us=%lld%s early=%s",
+		redir_outcome_name(res.outcome), pid, res.route.ifname, src,
+		res.ports.udp, res.ports.tcp, (now_ns() - start) / 1000, since_event,
+		c->state == CONTAINER_PENDING ? "yes" : "no");
 	c->state = CONTAINER_REDIRECTED;
 	c->reason[0] = '\0';
+	return 0;
 }
 
 /*
@@ -341,7 +357,7 @@ static void container_sync(struct agent *a, const char *id, long long event_nano
 		container_refuse(c, CONTAINER_SKIPPED, LOG_INFO, refusal);
 		return;
 	}
-	container_attach(a, c, &info, &server, event_nano);
+	container_attach(a, c, info.pid, &server, event_nano, false);
 }
 
 static void list_one(const char *id, void *arg)
@@ -385,6 +401,8 @@ static int resync(struct agent *a, const char *why)
 	for (size_t i = a->containers.count; i-- > 0;) {
 		struct container *c = &a->containers.items[i];
 
+		if (c->state == CONTAINER_PENDING)
+			continue;
 		if (c->generation != a->generation) {
 			container_forget(a, c, "not running");
 			continue;
@@ -397,6 +415,73 @@ static int resync(struct agent *a, const char *why)
 		"event=resync trigger=%s containers=%d redirected=%zu skipped=%zu failed=%zu took_ms=%lld",
 		why, n, redirected, skipped, failed, now_ms() - start);
 	return 0;
+}
+
+/*
+ * A labelled container was created: look for its process until it starts,
+ * to attach before its command runs (its first query must not leak). A bad
+ * or refused label is left to the start event to report.
+ */
+static void container_expect(struct agent *a, const char *line, long len, const struct docker_event *ev)
+{
+	char value[DOCKER_LABEL_MAX], why[ATTACH_ERR_MAX];
+	struct dns_server server;
+	struct container *c;
+	size_t value_len;
+	pid_t last;
+
+	if (docker_event_label(line, len, a->cfg.label, value, sizeof(value), &value_len) != 1 ||
+	    server_parse(value, value_len, &server, why, sizeof(why)) ||
+	    !config_server_allowed(&a->cfg, &server))
+		return;
+	c = containers_get(&a->containers, ev->id);
+	if (!c || c->state == CONTAINER_REDIRECTED)
+		return;
+	snprintf(c->name, sizeof(c->name), "%s", ev->name);
+	c->state = CONTAINER_PENDING;
+	c->server = server;
+	c->event_nano = ev->time_nano;
+	c->pending_until_ms = now_ms() + EARLY_WINDOW_MS;
+	/* its attach must be quick: load its programs now, while Docker sets it up */
+	redir_prepare();
+	last = early_last_pid();
+	c->after_pid = last > EARLY_PID_SLACK ? last - EARLY_PID_SLACK : 0;
+}
+
+/* Attaches to created containers whose process is ready. Returns how many still wait. */
+static size_t early_poll(struct agent *a)
+{
+	size_t waiting = 0;
+
+	for (size_t i = a->containers.count; i-- > 0;) {
+		struct container *c = &a->containers.items[i];
+		pid_t pid;
+		int ret;
+
+		if (c->state != CONTAINER_PENDING)
+			continue;
+		if (now_ms() > c->pending_until_ms) {
+			containers_remove(&a->containers, c);
+			continue;
+		}
+		pid = early_find_init(c->id, c->after_pid);
+		if (pid <= 0) {
+			waiting++;
+			continue;
+		}
+		ret = container_attach(a, c, pid, &c->server, c->event_nano, true);
+		if (!ret) {
+			redir_prepare();	/* for the next one in a burst */
+			continue;
+		}
+		log_debug(&(struct log_subject){ .container_id = c->id }, "event=early-wait pid=%d error=\"%s\"",
+			  pid, strerror(-ret));
+		if (ret == -ESRCH || ret == -EEXIST)
+			containers_remove(&a->containers, c);	/* gone, or host network */
+		else
+			waiting++;	/* no resolver or no route yet: Docker is still setting it up */
+	}
+	return waiting;
 }
 
 static void event_handle(struct agent *a, const char *line, long len)
@@ -413,6 +498,9 @@ static void event_handle(struct agent *a, const char *line, long len)
 	if (ev.time_nano > 0)
 		a->last_event_sec = ev.time_nano / 1000000000LL;
 	switch (ev.action) {
+	case DOCKER_ACTION_CREATE:
+		container_expect(a, line, len, &ev);
+		break;
 	case DOCKER_ACTION_START:
 		container_sync(a, ev.id, ev.time_nano);
 		break;
@@ -435,6 +523,7 @@ static char *events_filters(const struct agent *a)
 
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "type"), cJSON_CreateString("container"));
 	events = cJSON_AddArrayToObject(root, "event");
+	cJSON_AddItemToArray(events, cJSON_CreateString("create"));
 	cJSON_AddItemToArray(events, cJSON_CreateString("start"));
 	cJSON_AddItemToArray(events, cJSON_CreateString("die"));
 	cJSON_AddItemToArray(events, cJSON_CreateString("destroy"));
@@ -522,6 +611,7 @@ static int session(struct agent *a, const char *why)
 {
 	char err[DOCKER_ERR_MAX], *line;
 	unsigned long dropped = a->docker.lines.dropped;
+	size_t early_waiting = 0;
 	long long next_resync;
 	int ret;
 	long n;
@@ -547,11 +637,14 @@ static int session(struct agent *a, const char *why)
 
 			timeout = left < 0 ? 0 : left;
 		}
+		if (early_waiting && timeout > EARLY_POLL_MS)
+			timeout = EARLY_POLL_MS;
 		ret = docker_events_wait(&a->docker, a->sigfd, timeout, err, sizeof(err));
 		while ((n = docker_events_next(&a->docker, &line)) >= 0) {
 			event_handle(a, line, n);
 			free(line);
 		}
+		early_waiting = early_poll(a);
 		if (a->docker.lines.dropped != dropped) {
 			/* an event lost: the next resync repairs what it was about */
 			log_warn(NULL, "event=bad-event error=\"event line too large (over %d bytes), dropped\" count=%lu",
@@ -672,6 +765,7 @@ int agent_main(int argc, char **argv)
 	log_info(NULL, "event=stopped containers=%zu filters=%s", a.containers.count,
 		 a.cfg.detach_on_exit ? "removed" : "left in place");
 	docker_fini(&a.docker);
+	redir_release();
 	containers_free(&a.containers);
 	curl_global_cleanup();
 	close(a.sigfd);

@@ -9,9 +9,11 @@
 #include "server.h"
 
 enum container_state {
+	CONTAINER_NEW,		/* just added: nothing done yet */
 	CONTAINER_REDIRECTED,
 	CONTAINER_SKIPPED,	/* refused for a reason that needs a change to the container */
 	CONTAINER_FAILED,	/* attaching failed; retried at the next resync */
+	CONTAINER_PENDING,	/* created, not started: its process is being looked for */
 };
 
 struct container {
@@ -22,6 +24,9 @@ struct container {
 	pid_t pid;
 	char reason[512];		/* last reason logged, so a resync does not repeat it */
 	unsigned long generation;	/* last resync that saw it running */
+	long long event_nano;		/* PENDING: its create event's time */
+	long long pending_until_ms;	/* PENDING: when to leave it to the start event */
+	pid_t after_pid;		/* PENDING: its processes have higher PIDs */
 };
 
 struct container_table {

@@ -37,6 +37,8 @@ static enum docker_action action_parse(const char *s)
 {
 	if (!s)
 		return DOCKER_ACTION_OTHER;
+	if (!strcmp(s, "create"))
+		return DOCKER_ACTION_CREATE;
 	if (!strcmp(s, "start"))
 		return DOCKER_ACTION_START;
 	if (!strcmp(s, "die"))
@@ -108,26 +110,58 @@ static char *nul_escapes_rewritten(const char *body, size_t len)
 	return copy;
 }
 
-static void label_read(const cJSON *labels, const char *key, struct container_info *info)
+/* A label's value: what it holds, its true length (NULs included), truncated or not. */
+struct label_value {
+	char *buf;
+	size_t size;
+	size_t *len;
+	bool *truncated;
+};
+
+/* Reads labels[key]; returns false when there is no such label. */
+static bool label_read(const cJSON *labels, const char *key, const struct label_value *out)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(labels, key);
-	size_t max = sizeof(info->label) - 1;
+	size_t max = out->size - 1, len;
 
 	if (!item)
-		return;
-	info->has_label = true;
+		return false;
 	if (!cJSON_IsString(item)) {
-		copy_string(info->label, sizeof(info->label), "<not a string>");
-		info->label_len = strlen(info->label);
-		return;
+		copy_string(out->buf, out->size, "<not a string>");
+		*out->len = strlen(out->buf);
+		return true;
 	}
-	info->label_len = strlen(item->valuestring);
-	info->label_truncated = info->label_len > max - 1;
-	if (info->label_truncated)
-		info->label_len = max - 1;
-	for (size_t i = 0; i < info->label_len; i++)
-		info->label[i] = item->valuestring[i] == '\x01' ? '\0' : item->valuestring[i];
-	info->label[info->label_len] = '\0';
+	len = strlen(item->valuestring);
+	*out->truncated = len > max - 1;
+	if (*out->truncated)
+		len = max - 1;
+	for (size_t i = 0; i < len; i++)
+		out->buf[i] = item->valuestring[i] == '\x01' ? '\0' : item->valuestring[i];
+	out->buf[len] = '\0';
+	*out->len = len;
+	return true;
+}
+
+int docker_event_label(const char *line, size_t len, const char *key,
+		       char *value, size_t size, size_t *value_len)
+{
+	bool truncated = false;
+	struct label_value out = { .buf = value, .size = size, .len = value_len, .truncated = &truncated };
+	const cJSON *attrs;
+	cJSON *root;
+	char *copy;
+	int ret = -EINVAL;
+
+	copy = nul_escapes_rewritten(line, len);
+	if (!copy)
+		return -ENOMEM;
+	root = cJSON_ParseWithLength(copy, len);
+	attrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "Actor"), "Attributes");
+	if (cJSON_IsObject(attrs))
+		ret = label_read(attrs, key, &out) ? 1 : 0;
+	cJSON_Delete(root);
+	free(copy);
+	return ret;
 }
 
 static void networks_read(const cJSON *settings, struct container_info *info)
@@ -178,7 +212,10 @@ int docker_inspect_parse(const char *body, size_t len, const char *label_key,
 	networks_read(cJSON_GetObjectItemCaseSensitive(root, "NetworkSettings"), info);
 
 	config = cJSON_GetObjectItemCaseSensitive(root, "Config");
-	label_read(cJSON_GetObjectItemCaseSensitive(config, "Labels"), label_key, info);
+	info->has_label = label_read(cJSON_GetObjectItemCaseSensitive(config, "Labels"), label_key,
+				     &(struct label_value){ .buf = info->label, .size = sizeof(info->label),
+							    .len = &info->label_len,
+							    .truncated = &info->label_truncated });
 	err = 0;
 out:
 	cJSON_Delete(root);

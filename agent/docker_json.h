@@ -12,6 +12,7 @@
 
 enum docker_action {
 	DOCKER_ACTION_OTHER,
+	DOCKER_ACTION_CREATE,
 	DOCKER_ACTION_START,
 	DOCKER_ACTION_DIE,
 	DOCKER_ACTION_DESTROY,
@@ -42,6 +43,15 @@ bool docker_id_valid(const char *id);
 
 /* Returns 0, or -EINVAL for a line that is not a container event we can read. */
 int docker_event_parse(const char *line, size_t len, struct docker_event *ev);
+
+/*
+ * A container event carries all the container's labels in Actor.Attributes:
+ * reads the one named key into value (NUL-terminated; value_len is its true
+ * length, NULs included). Returns 1, 0 when the event has no such label, or
+ * -EINVAL.
+ */
+int docker_event_label(const char *line, size_t len, const char *key,
+		       char *value, size_t size, size_t *value_len);
 
 /* Parses GET /containers/ID/json. label_key selects the label to read. */
 int docker_inspect_parse(const char *body, size_t len, const char *label_key,

@@ -239,15 +239,38 @@ static int lo_localnet_enable(void)
 	return err;
 }
 
-/* Loads a fresh pair and attaches reply side first, so no answer is lost. */
+/*
+ * A loaded pair kept ready: loading and verifying takes milliseconds, which a
+ * container that is about to start does not have. Programs do not belong to
+ * a netns, so it can be loaded anywhere, ahead of time.
+ */
+static struct dnsredir *spare;
+
+int redir_prepare(void)
+{
+	if (spare)
+		return 0;
+	spare = dnsredir__open_and_load();
+	return spare ? 0 : -errno;
+}
+
+void redir_release(void)
+{
+	dnsredir__destroy(spare);
+	spare = NULL;
+}
+
+/* Loads a fresh pair (or takes the spare) and attaches reply side first, so no answer is lost. */
 static int attach_fresh(const struct redir_spec *spec)
 {
 	struct dnsredir_config cfg;
-	struct dnsredir *skel;
+	struct dnsredir *skel = spare;
 	__u32 zero = 0;
 	int err;
 
-	skel = dnsredir__open_and_load();
+	spare = NULL;
+	if (!skel)
+		skel = dnsredir__open_and_load();
 	if (!skel)
 		return -errno;
 	config_from_spec(spec, &cfg);

@@ -41,6 +41,12 @@ struct redir_status {
 
 /* Returns an enum redir_outcome or -errno; on error nothing new is left attached. */
 int redir_attach(const struct redir_spec *spec);
+/*
+ * Loads a pair ahead of time for the next redir_attach() that needs a fresh
+ * one (used when a container is about to start). redir_release() frees it.
+ */
+int redir_prepare(void);
+void redir_release(void);
 /* Removes every dnsredir filter in the netns. Returns how many, or -errno. */
 int redir_detach(void);
 int redir_status(struct redir_status *status);
