@@ -7,16 +7,22 @@
 #include "attach.h"
 #include "netns.h"
 
-static int open_ns(pid_t pid, struct netns *ns, char *err, size_t err_size)
+static void open_ns_error(pid_t pid, int ret, char *err, size_t err_size)
 {
-	int ret = netns_open(pid, ns);
-
 	if (ret == -ESRCH)
 		snprintf(err, err_size, "no such process: pid %d (exited, or not in our PID namespace: run with --pid=host)", pid);
 	else if (ret == -EEXIST)
 		snprintf(err, err_size, "pid %d shares the agent's network namespace (host network?): nothing to redirect", pid);
 	else if (ret)
 		snprintf(err, err_size, "cannot open the network namespace of pid %d: %s", pid, strerror(-ret));
+}
+
+static int open_ns(pid_t pid, struct netns *ns, char *err, size_t err_size)
+{
+	int ret = netns_open(pid, ns);
+
+	if (ret)
+		open_ns_error(pid, ret, err, err_size);
 	return ret;
 }
 
@@ -64,7 +70,13 @@ int attach_pid(pid_t pid, const struct dns_server *server, struct attach_result 
 		return ret;
 	res->netns_inode = ns.inode;
 	ret = resolver_find(pid, &res->ports);
-	if (ret == -ENOENT) {
+	/* that looked the PID up again: it must still be the process we pinned */
+	if (!ret && !netns_alive(&ns))
+		ret = -ESRCH;
+	if (ret == -ESRCH) {
+		open_ns_error(pid, -ESRCH, err, err_size);
+		goto out;
+	} else if (ret == -ENOENT) {
 		snprintf(err, err_size, "no Docker embedded DNS resolver (127.0.0.11) in the network namespace of pid %d: "
 			 "only containers on user-defined networks have one", pid);
 		goto out;

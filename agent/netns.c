@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,9 +14,6 @@
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
 #endif
 
 /* Our own namespace, opened on first use so that we can always return to it. */
@@ -29,9 +27,12 @@ static int home_open(void)
 	return home_nsfd < 0 ? -errno : 0;
 }
 
+/* A pidfd becomes readable when its process exits. */
 bool netns_alive(const struct netns *ns)
 {
-	return syscall(SYS_pidfd_send_signal, ns->pidfd, 0, NULL, 0) == 0;
+	struct pollfd pfd = { .fd = ns->pidfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 0;
 }
 
 int netns_open(pid_t pid, struct netns *ns)

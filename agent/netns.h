@@ -7,7 +7,7 @@
 
 struct netns {
 	pid_t pid;
-	int pidfd;	/* pins the process: its PID cannot be reused while we hold it */
+	int pidfd;	/* the process itself: tells whether it is still alive, whatever its PID now names */
 	int nsfd;	/* pins the namespace itself */
 	unsigned long long inode;
 };

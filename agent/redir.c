@@ -76,7 +76,7 @@ static int attached_find(int ifindex, struct attached_prog *found)
 {
 	struct bpf_prog_info info = {};
 	__u32 info_len = sizeof(info);
-	__u32 map_ids[8];
+	__u32 map_ids[8] = {};
 	struct bpf_tc_hook hook;
 	struct bpf_tc_opts opts;
 	int err, prog_fd;

@@ -111,7 +111,9 @@ static __always_inline bool parse_l4(struct __sk_buff *skb, struct dns_packet *p
 		struct udphdr *udp = l4;
 		__be16 *dns_id = (void *)(udp + 1);
 
-		if ((void *)(dns_id + 1) > data_end)
+		/* the fields we read must be in the packet, not in the frame's padding */
+		if (bpf_ntohs(iph->tot_len) < ihl_len + sizeof(*udp) + sizeof(*dns_id) ||
+		    (void *)(dns_id + 1) > data_end)
 			return false;
 		pkt->ports = l4;
 		pkt->csum_off = ETH_HLEN + ihl_len + offsetof(struct udphdr, check);
@@ -121,7 +123,8 @@ static __always_inline bool parse_l4(struct __sk_buff *skb, struct dns_packet *p
 		return true;
 	}
 	if (iph->protocol == IPPROTO_TCP) {
-		if (l4 + sizeof(struct tcphdr) > data_end)
+		if (bpf_ntohs(iph->tot_len) < ihl_len + sizeof(struct tcphdr) ||
+		    l4 + sizeof(struct tcphdr) > data_end)
 			return false;
 		pkt->ports = l4;
 		pkt->csum_off = ETH_HLEN + ihl_len + offsetof(struct tcphdr, check);

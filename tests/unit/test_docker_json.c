@@ -161,6 +161,29 @@ static void test_id_valid(void **state)
 	assert_true(docker_id_valid(id));
 }
 
+/* ---- docker_event_label ---- */
+
+/* A create event carries the container's labels: the agent reads the server from it. */
+static void test_event_label(void **state)
+{
+	static const char prefix[] = "{\"Type\":\"container\",\"Action\":\"create\",\"Actor\":{\"ID\":\"" ID_USER "\",";
+	char value[DOCKER_LABEL_MAX], line[512];
+	size_t len = 0;
+
+	(void)state;
+	snprintf(line, sizeof(line), "%s\"Attributes\":{\"name\":\"web\",\"dnsredir.server\":\"10.0.0.53:5353\"}}}", prefix);
+	assert_int_equal(docker_event_label(line, strlen(line), "dnsredir.server", value, sizeof(value), &len), 1);
+	assert_string_equal(value, "10.0.0.53:5353");
+	assert_int_equal(len, strlen("10.0.0.53:5353"));
+	assert_int_equal(docker_event_label(line, strlen(line), "other.label", value, sizeof(value), &len), 0);
+	/* an escaped NUL stays in the value, where the label parser refuses it */
+	snprintf(line, sizeof(line), "%s\"Attributes\":{\"dnsredir.server\":\"1.1.1.1\\u0000x\"}}}", prefix);
+	assert_int_equal(docker_event_label(line, strlen(line), "dnsredir.server", value, sizeof(value), &len), 1);
+	assert_int_equal(len, 9);
+	assert_int_equal(value[7], '\0');
+	assert_int_equal(docker_event_label("{garbage", 8, "dnsredir.server", value, sizeof(value), &len), -EINVAL);
+}
+
 /* ---- docker_event_parse ---- */
 
 struct want_event {
@@ -171,10 +194,10 @@ struct want_event {
 
 /* tests/fixtures/docker-20.10-events.jsonl, line by line */
 static const struct want_event fixture_events[] = {
-	{ true, DOCKER_ACTION_OTHER, ID_HOST, "dnsredir-unit-fixture-host" },	/* create */
+	{ true, DOCKER_ACTION_CREATE, ID_HOST, "dnsredir-unit-fixture-host" },
 	{ false },								/* network connect */
 	{ true, DOCKER_ACTION_START, ID_HOST, "dnsredir-unit-fixture-host" },
-	{ true, DOCKER_ACTION_OTHER, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
+	{ true, DOCKER_ACTION_CREATE, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
 	{ false },
 	{ true, DOCKER_ACTION_START, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
 	{ true, DOCKER_ACTION_OTHER, ID_USER, "dnsredir-unit-fixture" },		/* kill */
@@ -968,6 +991,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_id_valid),
 		cmocka_unit_test(test_event_fixture),
+		cmocka_unit_test(test_event_label),
 		cmocka_unit_test(test_event_line),
 		cmocka_unit_test(test_event_long_name),
 		cmocka_unit_test(test_event_refused),
