@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,11 +28,35 @@ static int home_open(void)
 	return home_nsfd < 0 ? -errno : 0;
 }
 
-/* A pidfd becomes readable when its process exits. */
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
+static unsigned long long start_time_of(pid_t pid)
+{
+	unsigned long long start = 0;
+	char path[64], buf[1024], *paren;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	/* "pid (comm) state ...": comm may hold spaces and parentheses */
+	if (fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')))
+		sscanf(paren + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		       &start);
+	fclose(f);
+	return start;
+}
+
+/*
+ * A pidfd becomes readable when its process exits. Without pidfds, the same
+ * PID with the same start time is the same process.
+ */
 bool netns_alive(const struct netns *ns)
 {
 	struct pollfd pfd = { .fd = ns->pidfd, .events = POLLIN };
 
+	if (ns->pidfd < 0)
+		return ns->start_time && start_time_of(ns->pid) == ns->start_time;
 	return poll(&pfd, 1, 0) == 0;
 }
 
@@ -43,6 +68,7 @@ int netns_open(pid_t pid, struct netns *ns)
 
 	ns->pid = pid;
 	ns->pidfd = ns->nsfd = -1;
+	ns->start_time = 0;
 	err = home_open();
 	if (err)
 		return err;
@@ -50,8 +76,13 @@ int netns_open(pid_t pid, struct netns *ns)
 		return -ESRCH;
 
 	ns->pidfd = syscall(SYS_pidfd_open, pid, 0);
-	if (ns->pidfd < 0)
+	if (ns->pidfd < 0 && errno != ENOSYS)
 		return -errno;
+	if (ns->pidfd < 0) {
+		ns->start_time = start_time_of(pid);
+		if (!ns->start_time)
+			return -ESRCH;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
 	ns->nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (ns->nsfd < 0) {

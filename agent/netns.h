@@ -8,6 +8,7 @@
 struct netns {
 	pid_t pid;
 	int pidfd;	/* the process itself: tells whether it is still alive, whatever its PID now names */
+	unsigned long long start_time;	/* without pidfds (kernel < 5.3): the same, by start time */
 	int nsfd;	/* pins the namespace itself */
 	unsigned long long inode;
 };
