@@ -36,6 +36,7 @@
 #define SUBSCRIBE_WAIT_MS 3000
 #define EARLY_POLL_MS 2		/* while a created container's process is looked for */
 #define EARLY_WINDOW_MS 5000	/* after that, its start event takes over */
+#define EARLY_BATCH_MAX 64	/* containers looked for in one pass over /proc */
 #define EARLY_PID_SLACK 500	/* PIDs handed out before we saw the create event */
 #define IDLE_WAIT_MS (3600 * 1000)	/* resync off: wake hourly, for nothing but the wait itself */
 
@@ -439,6 +440,7 @@ static void container_expect(struct agent *a, const char *line, long len, const 
 		return;
 	snprintf(c->name, sizeof(c->name), "%s", ev->name);
 	c->state = CONTAINER_PENDING;
+	c->pid = 0;
 	c->server = server;
 	c->event_nano = ev->time_nano;
 	c->pending_until_ms = now_ms() + EARLY_WINDOW_MS;
@@ -451,12 +453,12 @@ static void container_expect(struct agent *a, const char *line, long len, const 
 /* Attaches to created containers whose process is ready. Returns how many still wait. */
 static size_t early_poll(struct agent *a)
 {
-	size_t waiting = 0;
+	const char *ids[EARLY_BATCH_MAX];
+	pid_t pids[EARLY_BATCH_MAX], after_pid = 0;
+	size_t n = 0, waiting = 0;
 
 	for (size_t i = a->containers.count; i-- > 0;) {
 		struct container *c = &a->containers.items[i];
-		pid_t pid;
-		int ret;
 
 		if (c->state != CONTAINER_PENDING)
 			continue;
@@ -464,22 +466,40 @@ static size_t early_poll(struct agent *a)
 			containers_remove(&a->containers, c);
 			continue;
 		}
-		pid = early_find_init(c->id, c->after_pid);
-		if (pid <= 0) {
-			waiting++;
+		waiting++;
+		if (n == EARLY_BATCH_MAX)
+			continue;	/* the rest at the next tick */
+		if (!n || c->after_pid < after_pid)
+			after_pid = c->after_pid;
+		ids[n] = c->id;
+		pids[n] = c->pid;	/* found at an earlier tick, or 0 */
+		n++;
+	}
+	if (!n || early_find_inits(ids, n, after_pid, pids))
+		return waiting;
+
+	/* attaching moves entries of the table: act through ids, not pointers */
+	for (size_t i = 0; i < n; i++) {
+		char id[DOCKER_ID_LEN + 1];
+		struct container *c;
+		int ret;
+
+		if (!pids[i])
 			continue;
-		}
-		ret = container_attach(a, c, pid, &c->server, c->event_nano, true);
+		snprintf(id, sizeof(id), "%s", ids[i]);
+		c = containers_find(&a->containers, id);
+		if (!c || c->state != CONTAINER_PENDING)
+			continue;
+		c->pid = pids[i];
+		ret = container_attach(a, c, pids[i], &c->server, c->event_nano, true);
 		if (!ret) {
+			waiting--;
 			redir_prepare();	/* for the next one in a burst */
-			continue;
-		}
-		log_debug(&(struct log_subject){ .container_id = c->id }, "event=early-wait pid=%d error=\"%s\"",
-			  pid, strerror(-ret));
-		if (ret == -ESRCH || ret == -EEXIST)
+		} else if (ret == -ESRCH || ret == -EEXIST) {
+			waiting--;
 			containers_remove(&a->containers, c);	/* gone, or host network */
-		else
-			waiting++;	/* no resolver or no route yet: Docker is still setting it up */
+		}
+		/* else no resolver or no route yet: Docker is still setting it up */
 	}
 	return waiting;
 }

@@ -37,20 +37,20 @@ static ssize_t cmdline_read(const char *pid, char *buf, size_t size)
 	return n;
 }
 
-/* True when the command line is a containerd shim's for container_id. */
-static bool is_shim_of(const char *cmd, ssize_t len, const char *container_id)
+/* The "-id" argument of a containerd shim's command line, or NULL. */
+static const char *shim_id(const char *cmd, ssize_t len)
 {
 	const char *end = cmd + len;
 
 	if (!strstr(cmd, "containerd-shim"))	/* argv[0] */
-		return false;
+		return NULL;
 	for (const char *arg = cmd; arg < end; arg += strlen(arg) + 1) {
 		const char *next = arg + strlen(arg) + 1;
 
 		if (!strcmp(arg, "-id") && next < end)
-			return !strcmp(next, container_id);
+			return next;
 	}
-	return false;
+	return NULL;
 }
 
 /* runc itself (create, start, ...) rather than "runc init" or the container's command. */
@@ -104,27 +104,34 @@ static pid_t shim_child(pid_t shim)
 	return found;
 }
 
-pid_t early_find_init(const char *container_id, pid_t after_pid)
+int early_find_inits(const char *const *ids, size_t count, pid_t after_pid, pid_t *pids)
 {
 	char cmd[CMDLINE_MAX];
-	pid_t shim = 0;
 	struct dirent *de;
+	size_t left = 0;
 	DIR *proc;
 
+	for (size_t i = 0; i < count; i++)
+		left += !pids[i];
 	proc = opendir("/proc");
 	if (!proc)
 		return -errno;
-	while ((de = readdir(proc))) {
+	/* one pass over /proc for every container waiting, however many */
+	while (left && (de = readdir(proc))) {
+		const char *id;
 		ssize_t len;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' || atoi(de->d_name) <= after_pid)
 			continue;
 		len = cmdline_read(de->d_name, cmd, sizeof(cmd));
-		if (len > 0 && is_shim_of(cmd, len, container_id)) {
-			shim = atoi(de->d_name);
-			break;
+		id = len > 0 ? shim_id(cmd, len) : NULL;
+		for (size_t i = 0; id && i < count; i++) {
+			if (pids[i] || strcmp(id, ids[i]))
+				continue;
+			pids[i] = shim_child(atoi(de->d_name));
+			left -= pids[i] != 0;
 		}
 	}
 	closedir(proc);
-	return shim ? shim_child(shim) : 0;
+	return 0;
 }

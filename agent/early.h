@@ -11,13 +11,14 @@
 pid_t early_last_pid(void);
 
 /*
- * Looks for the process containerd runs for container_id: the child of the
- * shim started with "-id <container_id>" (runc init, which later execs the
- * container's command under the same PID). The full 64-digit id in the
- * shim's command line identifies it positively. Only processes above
- * after_pid are looked at (0: all), which keeps the scan of /proc cheap.
- * Returns the PID, 0 when there is none yet, or -errno.
+ * Looks for the processes containerd runs for the containers ids[0..count):
+ * each the child of the shim started with "-id <id>" (runc init, which later
+ * execs the container's command under the same PID). The full 64-digit id in
+ * the shim's command line identifies it positively. Only processes above
+ * after_pid are looked at (0: all), which keeps the one pass over /proc
+ * cheap. Fills pids[i] for each found (entries already non-zero are left
+ * alone). Returns 0 or -errno.
  */
-pid_t early_find_init(const char *container_id, pid_t after_pid);
+int early_find_inits(const char *const *ids, size_t count, pid_t after_pid, pid_t *pids);
 
 #endif
