@@ -32,6 +32,8 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <cmocka.h>
+
+#include "packet.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -85,28 +87,6 @@ struct pkt_spec {
 static const uint8_t client_mac[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t server_mac[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x02 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
 /* A DNS query for example.com A: header with the given id, one question. */
 static size_t put_dns_query(uint8_t *p, uint16_t id)
 {
@@ -125,23 +105,6 @@ static size_t put_dns_query(uint8_t *p, uint16_t id)
 }
 
 /* ----------------------------------------------------- RFC 1071 checksums */
-
-/* One's-complement sum of big-endian 16-bit words, odd byte padded with 0. */
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (; len > 1; p += 2, len -= 2)
-		sum += get16(p);
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
 
 static const uint8_t *ip_hdr(const struct pkt *p)
 {
