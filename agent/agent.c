@@ -260,6 +260,8 @@ static int container_attach(struct agent *a, struct container *c, pid_t pid,
 	ret = attach_pid(pid, server, &res, err, sizeof(err));
 	if (ret && early)
 		return ret;	/* failures are the start event's to report */
+	c->server = *server;
+	c->pid = pid;
 	if (ret == -ESRCH && c->state == CONTAINER_REDIRECTED) {
 		containers_remove(&a->containers, c);	/* redirected early, already gone */
 		return ret;
@@ -275,8 +277,6 @@ static int container_attach(struct agent *a, struct container *c, pid_t pid,
 		container_refuse(c, CONTAINER_FAILED, LOG_WARNING, err);
 		return ret;
 	}
-	c->server = *server;
-	c->pid = pid;
 	subject_of(c, &subj, srv, sizeof(srv));
 	inet_ntop(AF_INET, &res.route.source, src, sizeof(src));
 	if (event_nano > 0)

@@ -194,8 +194,8 @@ static int filter_detach(int ifindex)
 }
 
 /*
- * Removes our filters from every interface but keep_ifindex (lo's query
- * filter is never touched here unless keep_ifindex is 0 and with_query).
+ * Removes our reply filters from every interface but keep_ifindex (0: none
+ * kept), and with with_query our query filter on lo too. Returns how many.
  */
 static int filters_remove(int keep_ifindex, bool with_query)
 {
