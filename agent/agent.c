@@ -36,6 +36,7 @@
 #define SUBSCRIBE_WAIT_MS 3000
 #define EARLY_POLL_MS 2		/* while a created container's process is looked for */
 #define EARLY_WINDOW_MS 5000	/* after that, its start event takes over */
+#define EARLY_SCAN_MS 20		/* how often /proc is searched for new containers' processes */
 #define EARLY_BATCH_MAX 64	/* containers looked for in one pass over /proc */
 #define EARLY_PID_SLACK 500	/* PIDs handed out before we saw the create event */
 #define IDLE_WAIT_MS (3600 * 1000)	/* resync off: wake hourly, for nothing but the wait itself */
@@ -51,6 +52,7 @@ struct agent {
 	struct container_table containers;
 	unsigned long generation;
 	long long last_event_sec;	/* replayed with since= after a reconnect */
+	long long early_next_scan_ms;	/* next search of /proc for created containers */
 	int sigfd;
 	bool stop;
 	bool reload;
@@ -475,8 +477,18 @@ static size_t early_poll(struct agent *a)
 		pids[n] = c->pid;	/* found at an earlier tick, or 0 */
 		n++;
 	}
-	if (!n || early_find_inits(ids, n, after_pid, pids))
+	if (!n)
 		return waiting;
+	/*
+	 * The search of /proc is the costly part and the process appears long
+	 * before the command runs: search every EARLY_SCAN_MS, but retry the
+	 * attach of processes already found every tick.
+	 */
+	if (now_ms() >= a->early_next_scan_ms) {
+		a->early_next_scan_ms = now_ms() + EARLY_SCAN_MS;
+		if (early_find_inits(ids, n, after_pid, pids))
+			return waiting;
+	}
 
 	/* attaching moves entries of the table: act through ids, not pointers */
 	for (size_t i = 0; i < n; i++) {
