@@ -9,11 +9,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "early.h"
 
@@ -51,6 +53,28 @@ static const char *shim_id(const char *cmd, ssize_t len)
 			return next;
 	}
 	return NULL;
+}
+
+/*
+ * A command line is only a claim: the shim must also run as root from a
+ * containerd-shim executable, or any process could name itself after a
+ * container and have its own netns taken for the container's.
+ */
+static bool shim_trusted(const char *pid)
+{
+	char path[300], exe[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s", pid);
+	if (stat(path, &st) < 0 || st.st_uid != 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%s/exe", pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	return strstr(exe, "/containerd-shim") != NULL;
 }
 
 /* runc itself (create, start, ...) rather than "runc init" or the container's command. */
@@ -126,7 +150,7 @@ int early_find_inits(const char *const *ids, size_t count, pid_t after_pid, pid_
 		len = cmdline_read(de->d_name, cmd, sizeof(cmd));
 		id = len > 0 ? shim_id(cmd, len) : NULL;
 		for (size_t i = 0; id && i < count; i++) {
-			if (pids[i] || strcmp(id, ids[i]))
+			if (pids[i] || strcmp(id, ids[i]) || !shim_trusted(de->d_name))
 				continue;
 			pids[i] = shim_child(atoi(de->d_name));
 			left -= pids[i] != 0;
