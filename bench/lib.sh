@@ -97,21 +97,7 @@ bench_dnsmasq() {
 }
 
 bench_upstream_up() {
-	local used
-	used=$(ip -4 -o addr show to "$NET_PREFIX.0/24")
-	[ -z "$used" ] || fail "$NET_PREFIX.0/24 is already in use on this host: $used"
-	NS_UPSTREAM=drb${RUN_ID}-up
-	HOST_IF=drb${RUN_ID}h
-	ip netns add "$NS_UPSTREAM"
-	cleanup_add ip netns del "$NS_UPSTREAM"
-	ip -n "$NS_UPSTREAM" link set lo up
-	ip link add "$HOST_IF" type veth peer name eth0 netns "$NS_UPSTREAM"
-	cleanup_add ip link del "$HOST_IF"
-	ip addr add "$HOST_ADDR/24" dev "$HOST_IF"
-	ip link set "$HOST_IF" up
-	ip -n "$NS_UPSTREAM" addr add "$UPSTREAM_ADDR/24" dev eth0
-	ip -n "$NS_UPSTREAM" link set eth0 up
-	ip -n "$NS_UPSTREAM" route add default via "$HOST_ADDR"
+	upstream_link_up drb
 	bench_dnsmasq "$NS_UPSTREAM" "$UPSTREAM_ADDR" 53 "$UPSTREAM_ANSWER"
 	UPSTREAM_PID=$DNSMASQ_PID
 	wait_until 10 bash -c "[ \"\$(dig +short +time=1 +tries=1 @$UPSTREAM_ADDR $DNS_NAME A)\" = $UPSTREAM_ANSWER ]" ||

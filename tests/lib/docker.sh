@@ -40,14 +40,15 @@ dockerd_restart() {
 	docker_up
 }
 
-# The upstream netns with the three servers, linked to the host by a veth
-# pair whose far end is made directly inside the netns.
-upstream_up() {
-	local used
+# upstream_link_up [NAME_PREFIX]: the upstream netns, linked to the host by a
+# veth pair whose far end is made directly inside the netns, holding
+# UPSTREAM_ADDR; no server yet. Sets NS_UPSTREAM and HOST_IF.
+upstream_link_up() {
+	local prefix=${1:-dr} used
 	used=$(ip -4 -o addr show to "$NET_PREFIX.0/24")
 	[ -z "$used" ] || fail "$NET_PREFIX.0/24 is already in use on this host: $used"
-	NS_UPSTREAM=dr${RUN_ID}-up
-	HOST_IF=dr${RUN_ID}h
+	NS_UPSTREAM=${prefix}${RUN_ID}-up
+	HOST_IF=${prefix}${RUN_ID}h
 	ip netns add "$NS_UPSTREAM"
 	cleanup_add ip netns del "$NS_UPSTREAM"
 	debug_hint "ip netns exec $NS_UPSTREAM bash"
@@ -57,9 +58,14 @@ upstream_up() {
 	ip addr add "$HOST_ADDR/24" dev "$HOST_IF"
 	ip link set "$HOST_IF" up
 	ip -n "$NS_UPSTREAM" addr add "$UPSTREAM_ADDR/24" dev eth0
-	ip -n "$NS_UPSTREAM" addr add "$DECOY_ADDR/24" dev eth0
 	ip -n "$NS_UPSTREAM" link set eth0 up
 	ip -n "$NS_UPSTREAM" route add default via "$HOST_ADDR"
+}
+
+# The upstream netns with the three servers.
+upstream_up() {
+	upstream_link_up
+	ip -n "$NS_UPSTREAM" addr add "$DECOY_ADDR/24" dev eth0
 	dnsmasq_start "$NS_UPSTREAM" "$UPSTREAM_ADDR" 53 "$DNS_NAME" "$UPSTREAM_ANSWER"
 	dnsmasq_start "$NS_UPSTREAM" "$UPSTREAM_ADDR" "$UPSTREAM_PORT" "$DNS_NAME" "$UPSTREAM_PORT_ANSWER"
 	dnsmasq_start "$NS_UPSTREAM" "$DECOY_ADDR" 53 "$DNS_NAME" "$DECOY_ANSWER"
