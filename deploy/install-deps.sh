@@ -7,7 +7,7 @@ build_pkgs=(make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libcurl4-openssl-dev libcjson-dev libsystemd-dev libinih-dev linux-libc-dev)
 run_pkgs=(docker.io iproute2 iptables)
 test_pkgs=(dnsutils dnsmasq-base dnsperf busybox-static debootstrap util-linux
-	libcmocka-dev valgrind systemd libclang-rt-14-dev procps psmisc)
+	libcmocka-dev valgrind systemd libclang-rt-14-dev procps psmisc python3)
 
 want=()
 for set in "$@"; do
