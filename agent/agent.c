@@ -28,6 +28,7 @@
 #include "docker.h"
 #include "docker_json.h"
 #include "early.h"
+#include "hold.h"
 #include "log.h"
 
 #define BACKOFF_MIN_MS 250
@@ -35,8 +36,10 @@
 #define HEALTHY_MS 30000	/* connected this long: the next failure starts over */
 #define SUBSCRIBE_WAIT_MS 3000
 #define EARLY_POLL_MS 2		/* while a created container's process is looked for */
-#define EARLY_WINDOW_MS 5000	/* after that, its start event takes over */
-#define EARLY_SCAN_MS 20		/* how often /proc is searched for new containers' processes */
+#define EARLY_WINDOW_MS 30000	/* after that, its start event takes over */
+#define EARLY_SCAN_MS 10		/* how often /proc is searched for a created container's process */
+#define EARLY_SLOW_AFTER_MS 2000	/* created but not started yet (docker create, compose): */
+#define EARLY_SLOW_SCAN_MS 40		/* search less often; runc still takes longer than this */
 #define EARLY_BATCH_MAX 64	/* containers looked for in one pass over /proc */
 #define EARLY_PID_SLACK 500	/* PIDs handed out before we saw the create event */
 #define IDLE_WAIT_MS (3600 * 1000)	/* resync off: wake hourly, for nothing but the wait itself */
@@ -50,9 +53,10 @@ struct agent {
 
 	struct docker docker;
 	struct container_table containers;
+	struct hold_table holds;	/* created containers' processes held at exec */
+	bool hold_refused;		/* ptrace refused once: said so, do not retry */
 	unsigned long generation;
 	long long last_event_sec;	/* replayed with since= after a reconnect */
-	long long early_next_scan_ms;	/* next search of /proc for created containers */
 	int sigfd;
 	bool stop;
 	bool reload;
@@ -232,6 +236,14 @@ static const char *network_refusal(const struct container_info *info, char *buf,
 	return NULL;
 }
 
+/* Removes c from the table, letting its process go if it is held. */
+static void container_drop(struct agent *a, struct container *c)
+{
+	if (c->pid)
+		hold_release(&a->holds, c->pid);
+	containers_remove(&a->containers, c);
+}
+
 static void container_forget(struct agent *a, struct container *c, const char *why)
 {
 	struct log_subject subj;
@@ -241,7 +253,7 @@ static void container_forget(struct agent *a, struct container *c, const char *w
 		subject_of(c, &subj, srv, sizeof(srv));
 		log_info(&subj, "event=forgotten reason=%s", why);
 	}
-	containers_remove(&a->containers, c);
+	container_drop(a, c);
 }
 
 /*
@@ -265,31 +277,33 @@ static int container_attach(struct agent *a, struct container *c, pid_t pid,
 	c->server = *server;
 	c->pid = pid;
 	if (ret == -ESRCH && c->state == CONTAINER_REDIRECTED) {
-		containers_remove(&a->containers, c);	/* redirected early, already gone */
+		container_drop(a, c);	/* redirected early, already gone */
 		return ret;
 	}
 	if (ret == -ESRCH) {
 		/* it stopped under us: its die event follows */
 		subject_of(c, &subj, srv, sizeof(srv));
 		log_info(&subj, "event=skipped reason=\"container exited before the redirect was attached\"");
-		containers_remove(&a->containers, c);
+		container_drop(a, c);
 		return ret;
 	}
 	if (ret) {
 		container_refuse(c, CONTAINER_FAILED, LOG_WARNING, err);
 		return ret;
 	}
+	hold_release(&a->holds, pid);
 	subject_of(c, &subj, srv, sizeof(srv));
 	inet_ntop(AF_INET, &res.route.source, src, sizeof(src));
 	if (event_nano > 0)
 		snprintf(since_event, sizeof(since_event), " since_event_us=%lld",
 			 (wall_ns() - event_nano) / 1000);
 	log_msg(res.outcome == REDIR_UNCHANGED ? LOG_DEBUG : LOG_INFO, &subj,
-		"event=%s pid=%d iface=%s source=%s resolver_udp=%u resolver_tcp=%u took_us=%lld%s early=%s",
+		"event=%s pid=%d iface=%s source=%s resolver_udp=%u resolver_tcp=%u took_us=%lld%s early=%s held=%s",
 		redir_outcome_name(res.outcome), pid, res.route.ifname, src,
 		res.ports.udp, res.ports.tcp, (now_ns() - start) / 1000, since_event,
-		c->state == CONTAINER_PENDING ? "yes" : "no");
+		c->state == CONTAINER_PENDING ? "yes" : "no", c->held ? "yes" : "no");
 	c->state = CONTAINER_REDIRECTED;
+	c->held = false;
 	c->reason[0] = '\0';
 	return 0;
 }
@@ -363,9 +377,43 @@ static void container_sync(struct agent *a, const char *id, long long event_nano
 	container_attach(a, c, info.pid, &server, event_nano, false);
 }
 
+/* The pending container whose process is pid, or NULL. */
+static struct container *container_pending_by_pid(struct agent *a, pid_t pid)
+{
+	for (size_t i = 0; i < a->containers.count; i++) {
+		struct container *c = &a->containers.items[i];
+
+		if (c->state == CONTAINER_PENDING && c->pid == pid)
+			return c;
+	}
+	return NULL;
+}
+
+/* A held process reached its exec: its command runs as soon as this returns. */
+static void container_at_exec(pid_t pid, void *arg)
+{
+	struct agent *a = arg;
+	struct container *c = container_pending_by_pid(a, pid);
+
+	if (!c)
+		return;
+	c->held = true;
+	/* Docker has finished with the netns: a failure is real, and the start event reports it */
+	container_attach(a, c, pid, &c->server, c->event_nano, true);
+}
+
+static void holds_reap(struct agent *a)
+{
+	hold_reap(&a->holds, container_at_exec, a);
+}
+
 static void list_one(const char *id, void *arg)
 {
-	container_sync(arg, id, 0);
+	struct agent *a = arg;
+
+	/* a resync can take a while: do not keep a held container waiting for it */
+	holds_reap(a);
+	container_sync(a, id, 0);
 }
 
 /* Lists running labelled containers and syncs each; forgets the ones gone. */
@@ -443,75 +491,131 @@ static void container_expect(struct agent *a, const char *line, long len, const 
 	snprintf(c->name, sizeof(c->name), "%s", ev->name);
 	c->state = CONTAINER_PENDING;
 	c->pid = 0;
+	c->shim_pid = 0;
+	c->held = false;
 	c->server = server;
 	c->event_nano = ev->time_nano;
-	c->pending_until_ms = now_ms() + EARLY_WINDOW_MS;
+	c->pending_since_ms = now_ms();
+	c->search_at_ms = 0;
 	/* its attach must be quick: load its programs now, while Docker sets it up */
 	redir_prepare();
 	last = early_last_pid();
 	c->after_pid = last > EARLY_PID_SLACK ? last - EARLY_PID_SLACK : 0;
 }
 
-/* Attaches to created containers whose process is ready. Returns how many still wait. */
+/* Holds a created container's process at its exec, unless ptrace is refused us. */
+static void container_hold(struct agent *a, struct container *c)
+{
+	char srv[SERVER_STR_LEN];
+	struct log_subject subj;
+	int ret;
+
+	if (a->hold_refused)
+		return;
+	ret = hold_take(&a->holds, c->pid);
+	subject_of(c, &subj, srv, sizeof(srv));
+	log_debug(&subj, "event=found pid=%d shim=%d held=%s", c->pid, c->shim_pid,
+		  ret ? strerror(-ret) : "yes");
+	if (ret == -EPERM || ret == -ENOSYS) {
+		a->hold_refused = true;
+		log_warn(&subj, "event=hold-refused error=\"ptrace: %s\" note=\"needs CAP_SYS_PTRACE: "
+			 "a container's first lookups may reach dockerd before the redirect is attached\"",
+			 strerror(-ret));
+	}
+}
+
+/* Finds the shims of created containers that have none yet: one pass over /proc for all. */
+static void early_find(struct agent *a)
+{
+	char ids[EARLY_BATCH_MAX][DOCKER_ID_LEN + 1];
+	const char *id_ptrs[EARLY_BATCH_MAX];
+	pid_t shims[EARLY_BATCH_MAX] = {}, after_pid = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->containers.count && n < EARLY_BATCH_MAX; i++) {
+		struct container *c = &a->containers.items[i];
+
+		if (c->state != CONTAINER_PENDING || c->shim_pid || now_ms() < c->search_at_ms)
+			continue;
+		if (!n || c->after_pid < after_pid)
+			after_pid = c->after_pid;
+		snprintf(ids[n], sizeof(ids[n]), "%s", c->id);
+		id_ptrs[n] = ids[n];
+		n++;
+	}
+	if (!n || early_find_shims(id_ptrs, n, after_pid, shims))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct container *c = containers_find(&a->containers, ids[i]);
+
+		if (c && shims[i])
+			c->shim_pid = shims[i];
+	}
+}
+
+/* One step for one created container: find its process, hold it, attach once Docker is done. */
+static void early_step(struct agent *a, struct container *c, bool search)
+{
+	int ret;
+
+	if (!c->pid && c->shim_pid && search) {
+		c->pid = early_shim_init(c->shim_pid);
+		if (c->pid)
+			container_hold(a, c);
+	}
+	if (!c->pid)
+		return;
+	ret = container_attach(a, c, c->pid, &c->server, c->event_nano, true);
+	if (!ret)
+		redir_prepare();	/* for the next one in a burst */
+	else if (ret == -ESRCH || ret == -EEXIST)
+		container_drop(a, c);	/* gone, or host network */
+	/* else no resolver or no route yet: Docker is still setting it up */
+}
+
+/*
+ * Works on created containers until their process is found, held and, once
+ * Docker has set up the netns, redirected. Returns how many still wait.
+ */
 static size_t early_poll(struct agent *a)
 {
-	const char *ids[EARLY_BATCH_MAX];
-	pid_t pids[EARLY_BATCH_MAX], after_pid = 0;
+	char ids[EARLY_BATCH_MAX][DOCKER_ID_LEN + 1];
+	bool search[EARLY_BATCH_MAX];
 	size_t n = 0, waiting = 0;
+	long long now = now_ms();
 
 	for (size_t i = a->containers.count; i-- > 0;) {
 		struct container *c = &a->containers.items[i];
 
 		if (c->state != CONTAINER_PENDING)
 			continue;
-		if (now_ms() > c->pending_until_ms) {
-			containers_remove(&a->containers, c);
+		if (now - c->pending_since_ms > EARLY_WINDOW_MS) {
+			container_drop(a, c);	/* its start event takes over */
 			continue;
 		}
-		waiting++;
-		if (n == EARLY_BATCH_MAX)
-			continue;	/* the rest at the next tick */
-		if (!n || c->after_pid < after_pid)
-			after_pid = c->after_pid;
-		ids[n] = c->id;
-		pids[n] = c->pid;	/* found at an earlier tick, or 0 */
-		n++;
+		if (n == EARLY_BATCH_MAX) {
+			waiting++;	/* the rest at the next tick */
+			continue;
+		}
+		snprintf(ids[n], sizeof(ids[0]), "%s", c->id);
+		search[n++] = now >= c->search_at_ms;
 	}
 	if (!n)
 		return waiting;
-	/*
-	 * The search of /proc is the costly part and the process appears long
-	 * before the command runs: search every EARLY_SCAN_MS, but retry the
-	 * attach of processes already found every tick.
-	 */
-	if (now_ms() >= a->early_next_scan_ms) {
-		a->early_next_scan_ms = now_ms() + EARLY_SCAN_MS;
-		if (early_find_inits(ids, n, after_pid, pids))
-			return waiting;
-	}
-
+	/* searching /proc costs more than the rest: every EARLY_SCAN_MS, not every tick */
+	early_find(a);
 	/* attaching moves entries of the table: act through ids, not pointers */
 	for (size_t i = 0; i < n; i++) {
-		char id[DOCKER_ID_LEN + 1];
-		struct container *c;
-		int ret;
+		struct container *c = containers_find(&a->containers, ids[i]);
 
-		if (!pids[i])
-			continue;
-		snprintf(id, sizeof(id), "%s", ids[i]);
-		c = containers_find(&a->containers, id);
 		if (!c || c->state != CONTAINER_PENDING)
 			continue;
-		c->pid = pids[i];
-		ret = container_attach(a, c, pids[i], &c->server, c->event_nano, true);
-		if (!ret) {
-			waiting--;
-			redir_prepare();	/* for the next one in a burst */
-		} else if (ret == -ESRCH || ret == -EEXIST) {
-			waiting--;
-			containers_remove(&a->containers, c);	/* gone, or host network */
-		}
-		/* else no resolver or no route yet: Docker is still setting it up */
+		if (search[i])
+			c->search_at_ms = now + (now - c->pending_since_ms < EARLY_SLOW_AFTER_MS ?
+						 EARLY_SCAN_MS : EARLY_SLOW_SCAN_MS);
+		early_step(a, c, search[i]);
+		c = containers_find(&a->containers, ids[i]);
+		waiting += c && c->state == CONTAINER_PENDING;
 	}
 	return waiting;
 }
@@ -572,6 +676,8 @@ static void signals_read(struct agent *a)
 	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
 			a->reload = true;
+		else if (si.ssi_signo == SIGCHLD)
+			holds_reap(a);	/* a held process stopped or exited */
 		else
 			a->stop = true;
 	}
@@ -735,6 +841,7 @@ static int signals_open(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);	/* from the processes held at exec */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
@@ -799,6 +906,7 @@ int agent_main(int argc, char **argv)
 	docker_fini(&a.docker);
 	redir_release();
 	containers_free(&a.containers);
+	hold_free(&a.holds);	/* the kernel lets held processes go as we exit */
 	curl_global_cleanup();
 	close(a.sigfd);
 	return 0;

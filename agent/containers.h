@@ -2,6 +2,7 @@
 #ifndef DNSREDIR_CONTAINERS_H
 #define DNSREDIR_CONTAINERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -25,8 +26,11 @@ struct container {
 	char reason[512];		/* last reason logged, so a resync does not repeat it */
 	unsigned long generation;	/* last resync that saw it running */
 	long long event_nano;		/* PENDING: its create event's time */
-	long long pending_until_ms;	/* PENDING: when to leave it to the start event */
+	long long pending_since_ms;	/* PENDING: when its create event was handled */
+	long long search_at_ms;		/* PENDING: next look for its processes */
 	pid_t after_pid;		/* PENDING: its processes have higher PIDs */
+	pid_t shim_pid;			/* PENDING: its containerd shim, once found */
+	bool held;			/* PENDING: stopped at its exec until attached */
 };
 
 struct container_table {

@@ -39,10 +39,14 @@ static ssize_t cmdline_read(const char *pid, char *buf, size_t size)
 	return n;
 }
 
-/* The "-id" argument of a containerd shim's command line, or NULL. */
+/*
+ * The "-id" argument of a running containerd shim's command line, or NULL.
+ * "containerd-shim-runc-v2 ... start" (and "delete") are short-lived runs
+ * of the same binary, with the same id: the first starts the shim that stays.
+ */
 static const char *shim_id(const char *cmd, ssize_t len)
 {
-	const char *end = cmd + len;
+	const char *end = cmd + len, *id = NULL, *last = cmd;
 
 	if (!strstr(cmd, "containerd-shim"))	/* argv[0] */
 		return NULL;
@@ -50,9 +54,12 @@ static const char *shim_id(const char *cmd, ssize_t len)
 		const char *next = arg + strlen(arg) + 1;
 
 		if (!strcmp(arg, "-id") && next < end)
-			return next;
+			id = next;
+		last = arg;
 	}
-	return NULL;
+	if (!strcmp(last, "start") || !strcmp(last, "delete"))
+		return NULL;
+	return id;
 }
 
 /*
@@ -102,33 +109,118 @@ pid_t early_last_pid(void)
 	return n > 0 ? atoi(buf) : 0;
 }
 
-/* The shim's child that is the container, from /proc/SHIM/task/SHIM/children. */
-static pid_t shim_child(pid_t shim)
+/* Whether /proc/PID/comm (less its newline) is want. */
+static bool comm_is(pid_t pid, const char *want)
 {
-	char path[64], list[256], cmd[CMDLINE_MAX], *save = NULL, *tok;
-	pid_t found = 0;
+	char path[64], comm[32] = "";
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", shim, shim);
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	n = read(fd, list, sizeof(list) - 1);
+		return false;
+	n = read(fd, comm, sizeof(comm) - 1);
 	close(fd);
-	if (n <= 0)
-		return 0;
-	list[n] = '\0';
-	for (tok = strtok_r(list, " \n", &save); tok && !found; tok = strtok_r(NULL, " \n", &save)) {
-		ssize_t len = cmdline_read(tok, cmd, sizeof(cmd));
+	if (n > 0 && comm[n - 1] == '\n')
+		comm[n - 1] = '\0';
+	return !strcmp(comm, want);
+}
 
-		if (len > 0 && !is_runc_tool(cmd, len))
-			found = atoi(tok);
+/*
+ * The first child of any thread of pid that match() accepts, or 0. Go
+ * programs (the shim, runc) fork from whichever thread they run on, so
+ * every thread's children file has to be read.
+ */
+static pid_t child_find(pid_t pid, pid_t (*match)(pid_t child))
+{
+	char path[64], list[1024], *save = NULL, *tok;
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *tasks;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	tasks = opendir(path);
+	if (!tasks)
+		return 0;
+	while (!found && (de = readdir(tasks))) {
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, atoi(de->d_name));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, list, sizeof(list) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		list[n] = '\0';
+		for (tok = strtok_r(list, " \n", &save); tok && !found; tok = strtok_r(NULL, " \n", &save))
+			found = match(atoi(tok));
 	}
+	closedir(tasks);
 	return found;
 }
 
-int early_find_inits(const char *const *ids, size_t count, pid_t after_pid, pid_t *pids)
+bool early_is_runc_init(pid_t pid)
+{
+	return comm_is(pid, EARLY_RUNC_INIT_COMM);
+}
+
+static pid_t match_runc_init(pid_t pid)
+{
+	return early_is_runc_init(pid) ? pid : 0;
+}
+
+/* Whether two processes are in different mount namespaces. */
+static bool mnt_ns_differ(pid_t a, pid_t b)
+{
+	char path[64];
+	struct stat sa, sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", a);
+	if (stat(path, &sa) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", b);
+	if (stat(path, &sb) < 0)
+		return false;
+	return sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev;
+}
+
+static pid_t shim_of_match;	/* the shim whose children match_shim_child() looks at */
+
+/*
+ * A shim's child that is the container: runc's init handed over to the
+ * shim once "runc create" is done, or the container's command it has become
+ * (in the container's mount namespace, unlike a fork of the shim that has
+ * not exec'd runc yet); or, through "runc create", the init still its child.
+ */
+static pid_t match_shim_child(pid_t pid)
+{
+	char path[32], cmd[CMDLINE_MAX];
+	ssize_t len;
+
+	if (early_is_runc_init(pid))
+		return pid;
+	snprintf(path, sizeof(path), "%d", pid);
+	len = cmdline_read(path, cmd, sizeof(cmd));
+	if (len <= 0)
+		return 0;
+	if (is_runc_tool(cmd, len))
+		return child_find(pid, match_runc_init);
+	return mnt_ns_differ(pid, shim_of_match) ? pid : 0;
+}
+
+pid_t early_shim_init(pid_t shim)
+{
+	shim_of_match = shim;
+	return child_find(shim, match_shim_child);
+}
+
+int early_find_shims(const char *const *ids, size_t count, pid_t after_pid, pid_t *shims)
 {
 	char cmd[CMDLINE_MAX];
 	struct dirent *de;
@@ -136,7 +228,7 @@ int early_find_inits(const char *const *ids, size_t count, pid_t after_pid, pid_
 	DIR *proc;
 
 	for (size_t i = 0; i < count; i++)
-		left += !pids[i];
+		left += !shims[i];
 	proc = opendir("/proc");
 	if (!proc)
 		return -errno;
@@ -150,10 +242,10 @@ int early_find_inits(const char *const *ids, size_t count, pid_t after_pid, pid_
 		len = cmdline_read(de->d_name, cmd, sizeof(cmd));
 		id = len > 0 ? shim_id(cmd, len) : NULL;
 		for (size_t i = 0; id && i < count; i++) {
-			if (pids[i] || strcmp(id, ids[i]) || !shim_trusted(de->d_name))
+			if (shims[i] || strcmp(id, ids[i]) || !shim_trusted(de->d_name))
 				continue;
-			pids[i] = shim_child(atoi(de->d_name));
-			left -= pids[i] != 0;
+			shims[i] = atoi(de->d_name);
+			left--;
 		}
 	}
 	closedir(proc);
