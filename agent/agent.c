@@ -80,6 +80,11 @@ static const char run_usage[] =
 "                              when started by systemd, else stdout/stderr)\n"
 "  -a, --allowed-servers LIST  comma-separated IPv4[:PORT] or IPv4/PREFIX that\n"
 "                              labels may name (default: any)\n"
+"  -e, --early-attach MODE     when a new labelled container is redirected:\n"
+"                              created (default): once Docker has set up its\n"
+"                              network, its command held at exec until then;\n"
+"                              exec: while its command is held at exec; off:\n"
+"                              after its start event (first lookups may leak)\n"
 "  -d, --detach-on-exit        remove the redirects when stopping (default: they\n"
 "                              stay, and DNS stays redirected while the agent is down)\n"
 "  -h, --help                  this text\n"
@@ -94,6 +99,7 @@ static const struct option run_options[] = {
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "log-target", required_argument, NULL, 'T' },
 	{ "allowed-servers", required_argument, NULL, 'a' },
+	{ "early-attach", required_argument, NULL, 'e' },
 	{ "detach-on-exit", no_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -133,6 +139,7 @@ static const char *option_key(int opt)
 	case 'L': return "log_level";
 	case 'T': return "log_target";
 	case 'a': return "allowed_servers";
+	case 'e': return "early_attach";
 	}
 	return NULL;
 }
@@ -154,7 +161,7 @@ static int config_build(struct agent *a, struct config *cfg, char *err, size_t e
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(a->argc, a->argv, ":c:H:l:r:L:T:a:dh", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(a->argc, a->argv, ":c:H:l:r:L:T:a:e:dh", run_options, NULL)) != -1) {
 		const char *key = option_key(opt);
 
 		if (key && config_set(cfg, key, optarg, err, err_size))
@@ -173,7 +180,7 @@ static int args_scan(struct agent *a)
 	a->config_path = CONFIG_DEFAULT_PATH;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(a->argc, a->argv, ":c:H:l:r:L:T:a:dh", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(a->argc, a->argv, ":c:H:l:r:L:T:a:e:dh", run_options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			a->config_path = optarg;
@@ -481,7 +488,8 @@ static void container_expect(struct agent *a, const char *line, long len, const 
 	size_t value_len;
 	pid_t last;
 
-	if (docker_event_label(line, len, a->cfg.label, value, sizeof(value), &value_len) != 1 ||
+	if (a->cfg.early_attach == EARLY_ATTACH_OFF ||
+	    docker_event_label(line, len, a->cfg.label, value, sizeof(value), &value_len) != 1 ||
 	    server_parse(value, value_len, &server, why, sizeof(why)) ||
 	    !config_server_allowed(&a->cfg, &server))
 		return;
@@ -564,6 +572,9 @@ static void early_step(struct agent *a, struct container *c, bool search)
 			container_hold(a, c);
 	}
 	if (!c->pid)
+		return;
+	/* attached when it reaches its exec, unless it could not be held */
+	if (a->cfg.early_attach == EARLY_ATTACH_EXEC && hold_has(&a->holds, c->pid))
 		return;
 	ret = container_attach(a, c, c->pid, &c->server, c->event_nano, true);
 	if (!ret)
@@ -871,9 +882,9 @@ int agent_main(int argc, char **argv)
 		log_err(NULL, "event=init-failed error=\"%s\"", strerror(errno));
 		return 1;
 	}
-	log_info(NULL, "event=starting socket=%s label=%s resync_interval=%u detach_on_exit=%s",
+	log_info(NULL, "event=starting socket=%s label=%s resync_interval=%u early_attach=%s detach_on_exit=%s",
 		 a.cfg.docker_host, a.cfg.label, a.cfg.resync_interval,
-		 a.cfg.detach_on_exit ? "true" : "false");
+		 config_early_attach_name(a.cfg.early_attach), a.cfg.detach_on_exit ? "true" : "false");
 
 	while (!a.stop) {
 		connected_at = now_ms();

@@ -146,6 +146,28 @@ static int set_allowed(struct config *cfg, const char *value, char *err, size_t 
 	return ret;
 }
 
+static const char *const early_attach_names[] = {
+	[EARLY_ATTACH_CREATED] = "created",
+	[EARLY_ATTACH_EXEC] = "exec",
+	[EARLY_ATTACH_OFF] = "off",
+};
+
+const char *config_early_attach_name(int mode)
+{
+	return early_attach_names[mode];
+}
+
+static int set_early_attach(struct config *cfg, const char *value, char *err, size_t err_size)
+{
+	for (size_t i = 0; i < sizeof(early_attach_names) / sizeof(early_attach_names[0]); i++) {
+		if (!strcasecmp(value, early_attach_names[i])) {
+			cfg->early_attach = i;
+			return 0;
+		}
+	}
+	return bad(err, err_size, "early_attach", value, "expected created, exec or off");
+}
+
 int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t err_size)
 {
 	int v;
@@ -174,6 +196,8 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 		return set_allowed(cfg, value, err, err_size);
 	if (!strcmp(key, "detach_on_exit"))
 		return set_bool(&cfg->detach_on_exit, key, value, err, err_size);
+	if (!strcmp(key, "early_attach"))
+		return set_early_attach(cfg, value, err, err_size);
 	snprintf(err, err_size, "unknown setting \"%.64s\"", key);
 	return -EINVAL;
 }

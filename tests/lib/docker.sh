@@ -155,3 +155,22 @@ nslookup_in() {
 	out=$(docker exec "$1" nslookup "$DNS_NAME" 2>&1) || true
 	printf '%s\n' "$out" | awk '/^Name:/ { f = 1; next } f && /^Address/ { print $NF }' | sort -u | xargs
 }
+
+# first_lookups COUNT [DOCKER-RUN-FLAGS...]: runs COUNT containers, one after
+# the other, whose command is a lookup (busybox nslookup, the container's very
+# first act) and prints "UPSTREAM DECOY OTHER": how many got each answer.
+# Flags go to docker run (the label naming the server, for one).
+first_lookups() {
+	local count=$1 i out up=0 decoy=0 other=0
+	shift
+	for i in $(seq 1 "$count"); do
+		out=$(docker run --rm --network "$NET" --dns "$DECOY_ADDR" --label "dnsredir.test=$RUN_ID" \
+			"$@" "$IMAGE" nslookup -type=a "$DNS_NAME" 2>&1) || true
+		case $out in
+		*"$UPSTREAM_ANSWER"*) up=$((up + 1)) ;;
+		*"$DECOY_ANSWER"*) decoy=$((decoy + 1)); log "container $i: first lookup reached dockerd's resolver" ;;
+		*) other=$((other + 1)); log "container $i: $out" ;;
+		esac
+	done
+	echo "$up $decoy $other"
+}
