@@ -2,7 +2,8 @@
 # The container image: built from the Dockerfile (on a debian:bookworm-slim made
 # locally with debootstrap when it is missing, and kept as a cache), run with
 # the documented least-privilege flags (tests/lib/image.sh), it redirects a
-# labelled container found by the initial sync and one started later, and
+# labelled container found by the initial sync and one started later, the
+# first lookup of containers that look a name up at once, and
 # `docker stop` leaves the redirects in place.
 #
 # Left behind on purpose, as caches: debian:bookworm-slim and the
@@ -83,6 +84,11 @@ expect_answer "dr${RUN_ID}-early" "$UPSTREAM_ANSWER" "redirected by the agent in
 run_container "dr${RUN_ID}-late" --label "$LABEL_KEY=$UPSTREAM_ADDR"
 expect_log "container=dr${RUN_ID}-late .*event=attached" "the late container is attached on start"
 expect_answer "dr${RUN_ID}-late" "$UPSTREAM_ANSWER" "redirected on start"
+
+# Zero-leak start from the container too: its ptrace holds work under Docker's
+# seccomp profile and the documented capabilities.
+read -r up decoy other < <(first_lookups 10 --label "$LABEL_KEY=$UPSTREAM_ADDR")
+assert_eq "10 0 0" "$up $decoy $other" "first lookups of 10 containers (upstream, dockerd, other)"
 agent_log_copy
 if grep -Eq 'level=(warn|error)' "$AGENT_LOG"; then
 	cat "$AGENT_LOG" >&2
