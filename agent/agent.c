@@ -35,7 +35,7 @@
 #define BACKOFF_MAX_MS 30000
 #define HEALTHY_MS 30000	/* connected this long: the next failure starts over */
 #define SUBSCRIBE_WAIT_MS 3000
-#define EARLY_POLL_MS 2		/* while a created container's process is looked for */
+#define EARLY_POLL_MS 5		/* while a created container waits for Docker to set it up */
 #define EARLY_WINDOW_MS 30000	/* after that, its start event takes over */
 #define EARLY_SCAN_MS 10		/* how often /proc is searched for a created container's process */
 #define EARLY_SLOW_AFTER_MS 2000	/* created but not started yet (docker create, compose): */
@@ -575,6 +575,9 @@ static void early_step(struct agent *a, struct container *c, bool search)
 		return;
 	/* attached when it reaches its exec, unless it could not be held */
 	if (a->cfg.early_attach == EARLY_ATTACH_EXEC && hold_has(&a->holds, c->pid))
+		return;
+	/* the resolver starts last: until then, a look at one file is all it takes */
+	if (resolver_find(c->pid, &(struct resolver_ports){}) == -ENOENT)
 		return;
 	ret = container_attach(a, c, c->pid, &c->server, c->event_nano, true);
 	if (!ret)

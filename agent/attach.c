@@ -41,6 +41,8 @@ static int attach_inside(const struct dns_server *server, struct attach_result *
 			 addr, ret == -EADDRNOTAVAIL ? "it would leave through lo" : strerror(-ret));
 		return ret;
 	}
+	/* informational (the datapath learns ports per flow): a failure is not one */
+	resolver_tcp_port(&res->ports.tcp);
 	spec.source = res->route.source;
 	spec.egress_ifindex = res->route.ifindex;
 	spec.lo_ifindex = if_nametoindex("lo");
@@ -134,6 +136,7 @@ int status_pid(pid_t pid, struct redir_status *st, struct resolver_ports *ports,
 	resolver_find(pid, ports);
 	ret = netns_enter(&ns);
 	if (!ret) {
+		resolver_tcp_port(&ports->tcp);
 		ret = redir_status(st);
 		leave = netns_leave();
 		if (!ret && leave)

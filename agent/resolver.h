@@ -18,10 +18,16 @@ struct resolver_ports {
 bool resolver_parse_proc_line(const char *line, bool tcp, uint16_t *port);
 
 /*
- * Reads the resolver's ports from /proc/PID/net/{udp,tcp}, which show the
- * netns of PID without entering it. Returns 0 (the UDP port is then set),
- * -ENOENT when no resolver listens there, or -errno.
+ * Reads the resolver's UDP port from /proc/PID/net/udp, which shows the netns
+ * of PID without entering it (ports->tcp is set to 0). Returns 0, -ENOENT
+ * when no resolver listens there, or -errno.
  */
 int resolver_find(pid_t pid, struct resolver_ports *ports);
+
+/*
+ * The port of the TCP socket listening on 127.0.0.11 in the calling thread's
+ * netns. Returns 0, -ENOENT when there is none, or -errno.
+ */
+int resolver_tcp_port(uint16_t *port);
 
 #endif

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables set here are read by the parts
-# Shared by the benchmark parts (bench/dns.sh, bench/bpf.sh, bench/agent.sh).
+# Shared by the benchmark parts (bench/dns.sh, bpf.sh, agent.sh, start.sh).
 # Source after tests/lib/common.sh and tests/lib/docker.sh: those give the
 # cleanup stack, start_bg, docker_up, lock_host, network_up, container_pid.
 #
@@ -74,6 +74,16 @@ percentiles() {
 			p50 = v[int((NR - 1) * 0.50) + 1]
 			p99 = v[int((NR - 1) * 0.99) + 1]
 			print p50, p99, v[NR], NR
+		}'
+}
+
+# p50_p90 FILE: "p50 p90 max n" of the numbers in FILE, one a line.
+p50_p90() {
+	sort -g "$1" | awk '
+		{ v[NR] = $1 }
+		END {
+			if (NR == 0) { print "- - - 0"; exit }
+			print v[int((NR - 1) * 0.50) + 1], v[int((NR - 1) * 0.90) + 1], v[NR], NR
 		}'
 }
 

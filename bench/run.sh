@@ -7,8 +7,10 @@
 #          perf) and in BPF_PROG_TEST_RUN (build/tests/test_datapath)
 #   agent  start-to-attached latency for sequential and burst container
 #          starts; the agent's CPU time and memory
+#   start  zero-leak start: first lookups redirected and 'docker run' time,
+#          labelled and not, with and without the agent, per early-attach mode
 #
-# Default: all three, in that order. Needs root, dockerd (started by
+# Default: all four, in that order. Needs root, dockerd (started by
 # tests/lib/dockerd-up.sh when none runs), dnsperf, dig, dnsmasq, bpftool.
 # Traffic stays on this machine: loopback, the containers, and namespaces
 # the parts make (10.250.6.0/24); every container gets --dns of our own.
@@ -21,14 +23,15 @@
 #   BENCH_RATE_SECS [3]  BENCH_RATE_QPS [2000]  BENCH_TPUT_ARGS ["-c 4 -T 2 -q 100"]
 #   BENCH_BPF_SECS [5]  BENCH_PERF [1]  BENCH_PERF_HZ [10000]
 #   BENCH_SEQ [100]  BENCH_BURST [200]  BENCH_BURST_PARALLEL [20]  BENCH_IDLE_SECS [30]
+#   BENCH_START_ROUNDS [4]  BENCH_START_N [10]
 #   (BENCH_SEQ=200 for 200+200 containers: about a minute more, over 10 in all here)
 #   DNSREDIR_AGENT [build/dnsredir-agent]
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL_PARTS=(dns bpf agent)
+ALL_PARTS=(dns bpf agent start)
 # a part that hangs is stopped (and cleans up after itself) after this long
-declare -A LIMIT=([dns]=480 [bpf]=240 [agent]=900)
+declare -A LIMIT=([dns]=480 [bpf]=240 [agent]=900 [start]=900)
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -36,7 +39,7 @@ parts=()
 for a in "$@"; do
 	case $a in
 	-h | --help) usage; exit 0 ;;
-	dns | bpf | agent) parts+=("$a") ;;
+	dns | bpf | agent | start) parts+=("$a") ;;
 	*) echo "bench: unknown part '$a' (parts: ${ALL_PARTS[*]})" >&2; exit 2 ;;
 	esac
 done

@@ -16,7 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "fixtures.h"
@@ -189,6 +193,46 @@ static void test_find_errors(void **state)
 	assert_int_equal(ports.tcp, 0);
 }
 
+/* tcp_sock ADDR PORT: a TCP socket bound to ADDR:PORT, listening or not */
+static int tcp_sock(const char *addr, uint16_t port, bool listening)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (listening)
+		assert_int_equal(listen(fd, 1), 0);
+	return fd;
+}
+
+/*
+ * sock_diag in a netns of our own: only a socket listening on 127.0.0.11
+ * counts, not one on another address, nor a bound one that does not listen.
+ */
+static void test_tcp_port_in_netns(void **state)
+{
+	int fds[3], ret;
+	uint16_t port = 1;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		skip();	/* not root: the end-to-end tests cover it */
+	assert_int_equal(system("ip link set lo up"), 0);
+	assert_int_equal(resolver_tcp_port(&port), -ENOENT);
+	assert_int_equal(port, 0);
+	fds[0] = tcp_sock("127.0.0.1", 40001, true);
+	fds[1] = tcp_sock("127.0.0.11", 40002, false);
+	assert_int_equal(resolver_tcp_port(&port), -ENOENT);
+	fds[2] = tcp_sock("127.0.0.11", 40003, true);
+	ret = resolver_tcp_port(&port);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	assert_int_equal(ret, 0);
+	assert_int_equal(port, 40003);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +242,8 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_real_files),
 		cmocka_unit_test(test_find_errors),
+		/* last: it leaves the process in a netns of its own */
+		cmocka_unit_test(test_tcp_port_in_netns),
 	};
 
 	return cmocka_run_group_tests_name("resolver", tests, NULL, NULL);
