@@ -40,8 +40,9 @@ wait_until 10 bash -c "[ \"\$(dig +short +time=1 +tries=1 @$DECOY_ADDR $DNS_NAME
 	fail "the decoy dnsmasq on $DECOY_ADDR does not answer"
 
 AGENT_PID=
+# agent_up MODE VARIANT
 agent_up() {
-	AGENT_LOG=$TEST_TMP/agent-$1.log
+	AGENT_LOG=$TEST_TMP/agent-$2.log
 	setsid "$DNSREDIR_AGENT" run --config /dev/null --resync-interval 0 --log-target console \
 		--label "$LABEL_KEY" --early-attach "$1" >>"$AGENT_LOG" 2>&1 </dev/null &
 	AGENT_PID=$!
@@ -73,11 +74,13 @@ one() {
 declare -A CPU
 for v in "${VARIANTS[@]}"; do CPU[$v]=0; done
 for r in $(seq 1 "$ROUNDS"); do
-	for v in "${VARIANTS[@]}"; do
+	# each round starts with another variant: no variant always runs first
+	for k in $(seq 0 $((${#VARIANTS[@]} - 1))); do
+		v=${VARIANTS[$(((r + k) % ${#VARIANTS[@]}))]}
 		case $v in
 		plain) ;;
-		plain+a) agent_up created ;;
-		*) agent_up "$v" ;;
+		plain+a) agent_up created "$v" ;;
+		*) agent_up "$v" "$v" ;;
 		esac
 		c0=0
 		[ -z "$AGENT_PID" ] || c0=$(proc_cpu_ticks "$AGENT_PID")
@@ -90,7 +93,7 @@ done
 
 read -r base50 base90 _ _ < <(p50_p90 "$TEST_TMP/plain.ms")
 out "Zero-leak start: $ROUNDS interleaved rounds x $N 'docker run --rm' per variant; each container's first act is a lookup"
-out "$(printf '  %-9s %8s %8s %9s %9s %18s %14s' variant p50_ms p90_ms p50/plain p90/plain "first lookup: srv" agent_cpu_ms/c)"
+out "$(printf '  %-9s %8s %8s %9s %9s %18s %6s %14s' variant p50_ms p90_ms p50/plain p90/plain "first lookup: srv" held agent_cpu_ms/c)"
 for v in "${VARIANTS[@]}"; do
 	read -r p50 p90 _ n < <(p50_p90 "$TEST_TMP/$v.ms")
 	up=$(grep -c '^upstream$' "$TEST_TMP/$v.answers" || true)
@@ -98,11 +101,14 @@ for v in "${VARIANTS[@]}"; do
 	[[ $v == plain ]] && cpu=-
 	lookups="$up/$n"
 	[[ $v == plain* ]] && lookups="(unlabelled)"
-	out "$(printf '  %-9s %8s %8s %9s %9s %18s %14s' "$v" "$p50" "$p90" "$(ratio "$p50" "$base50")" "$(ratio "$p90" "$base90")" "$lookups" "$cpu")"
+	held=-
+	[ ! -f "$TEST_TMP/agent-$v.log" ] || held=$(grep -c 'event=attached .*held=yes' "$TEST_TMP/agent-$v.log" || true)
+	out "$(printf '  %-9s %8s %8s %9s %9s %18s %6s %14s' "$v" "$p50" "$p90" "$(ratio "$p50" "$base50")" "$(ratio "$p90" "$base90")" "$lookups" "$held" "$cpu")"
 	declare "R_${v//+/_}=$(ratio "$p50" "$base50")"
 	declare "UP_${v//+/_}=$up"
 done
-out "  srv = first lookups answered by the labelled server (the rest reached dockerd's resolver)"
+out "  srv = first lookups answered by the labelled server (the rest reached dockerd's resolver);"
+out "  held = containers whose command waited at its exec for the attach (the rest were attached before)"
 total=$((ROUNDS * N))
 target "unlabelled docker run with the agent / without (p50 ratio)" "$R_plain_a" "<= 1.05" "$(verdict "$R_plain_a" '<=' 1.05)"
 target "first lookups redirected, default mode (of $total)" "$UP_created" ">= 99%" "$(verdict "$UP_created" '>=' $(((total * 99 + 99) / 100)))"
