@@ -38,6 +38,7 @@ static void check_config(const struct config *cfg)
 	CHECK(cfg->resync_interval <= 86400);
 	CHECK(cfg->log_level >= LOG_ERR && cfg->log_level <= LOG_DEBUG);
 	CHECK(cfg->log_target >= LOG_TARGET_AUTO && cfg->log_target <= LOG_TARGET_JOURNAL);
+	CHECK(cfg->early_attach >= EARLY_ATTACH_CREATED && cfg->early_attach <= EARLY_ATTACH_OFF);
 	CHECK(cfg->allowed_count <= CONFIG_ALLOWED_MAX);
 	for (size_t i = 0; i < cfg->allowed_count; i++)
 		CHECK(cfg->allowed[i].prefix <= 32);
@@ -62,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const keys[] = {
 		"docker_host", "label", "resync_interval", "log_level", "log_target",
-		"allowed_servers", "detach_on_exit", "no_such_key",
+		"allowed_servers", "detach_on_exit", "no_such_key", "early_attach",
 	};
 	static int fd = -1;
 	static char path[64];
@@ -96,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	value[size - 1] = '\0';
 	config_defaults(&cfg);
 	memset(err, 0x55, sizeof(err));
-	ret = config_set(&cfg, keys[data[0] % 8], value, err, sizeof(err));
+	ret = config_set(&cfg, keys[data[0] % (sizeof(keys) / sizeof(keys[0]))], value, err, sizeof(err));
 	if (ret)
 		CHECK(memchr(err, '\0', sizeof(err)));
 	check_config(&cfg);

@@ -184,6 +184,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.log_level, LOG_INFO);
 	assert_int_equal(cfg.log_target, LOG_TARGET_AUTO);
 	assert_false(cfg.detach_on_exit);
+	assert_int_equal(cfg.early_attach, EARLY_ATTACH_CREATED);
 	assert_int_equal(cfg.allowed_count, 0);
 }
 
@@ -328,6 +329,23 @@ static void test_detach_on_exit(void **state)
 	set_bad("detach_on_exit", "", "\"\"", "true or false");
 	set_bad("detach_on_exit", "2", "\"2\"", "true or false");
 	set_bad("detach_on_exit", "on", "\"on\"", "true or false");
+}
+
+static void test_early_attach(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	set_ok(&cfg, "early_attach", "exec");
+	assert_int_equal(cfg.early_attach, EARLY_ATTACH_EXEC);
+	assert_string_equal(config_early_attach_name(cfg.early_attach), "exec");
+	set_ok(&cfg, "early_attach", "OFF");
+	assert_int_equal(cfg.early_attach, EARLY_ATTACH_OFF);
+	set_ok(&cfg, "early_attach", "created");
+	assert_int_equal(cfg.early_attach, EARLY_ATTACH_CREATED);
+	set_bad("early_attach", "start", "\"start\"", "created, exec or off");
+	set_bad("early_attach", "", "\"\"", "created, exec or off");
+	set_bad("early_attach", "exec ", "\"exec \"", "created, exec or off");
 }
 
 static void test_unknown_key(void **state)
@@ -720,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_log_target),
 		cmocka_unit_test(test_detach_on_exit),
+		cmocka_unit_test(test_early_attach),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_allowed_servers),
 		cmocka_unit_test(test_allowed_servers_bad),
