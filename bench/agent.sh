@@ -31,16 +31,12 @@ N_BURST=${BENCH_BURST:-200}
 PAR=${BENCH_BURST_PARALLEL:-20}
 IDLE_SECS=${BENCH_IDLE_SECS:-30}
 LABEL_KEY=${BENCH_LABEL_KEY:-dnsredir.bench-$RUN_ID.server}
-DECOY_ADDR=$NET_PREFIX.3
 
 need_root
 need_cmd ip dig dnsmasq docker nsenter setsid flock xargs
 need_agent
 bench_docker_up
-ip -n "$NS_UPSTREAM" addr add "$DECOY_ADDR/24" dev eth0
-bench_dnsmasq "$NS_UPSTREAM" "$DECOY_ADDR" 53 "$DECOY_ANSWER"
-wait_until 10 bash -c "[ \"\$(dig +short +time=1 +tries=1 @$DECOY_ADDR $DNS_NAME A)\" = $DECOY_ANSWER ]" ||
-	fail "the decoy dnsmasq on $DECOY_ADDR does not answer"
+bench_decoy_up
 
 AGENT_LOG=$TEST_TMP/agent.log
 setsid "$DNSREDIR_AGENT" run --config /dev/null --resync-interval 0 --log-level info --log-target console \

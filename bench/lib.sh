@@ -114,6 +114,17 @@ bench_upstream_up() {
 		fail "the upstream dnsmasq on $UPSTREAM_ADDR does not answer"
 }
 
+# bench_decoy_up: a second dnsmasq in the upstream netns, on $DECOY_ADDR,
+# answering $DECOY_ANSWER: the containers' --dns, so an answer says which
+# path a query took (the labelled upstream's, or dockerd's).
+DECOY_ADDR=$NET_PREFIX.3
+bench_decoy_up() {
+	ip -n "$NS_UPSTREAM" addr add "$DECOY_ADDR/24" dev eth0
+	bench_dnsmasq "$NS_UPSTREAM" "$DECOY_ADDR" 53 "$DECOY_ANSWER"
+	wait_until 10 bash -c "[ \"\$(dig +short +time=1 +tries=1 @$DECOY_ADDR $DNS_NAME A)\" = $DECOY_ANSWER ]" ||
+		fail "the decoy dnsmasq on $DECOY_ADDR does not answer"
+}
+
 # The bench's containers carry $BENCH_LABEL=$RUN_ID: removed by label at exit
 # (also after Ctrl-C, and those a 'docker run' was still creating then).
 bench_rm_containers() {

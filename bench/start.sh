@@ -28,16 +28,12 @@ ROUNDS=${BENCH_START_ROUNDS:-4}
 N=${BENCH_START_N:-10}
 VARIANTS=(plain plain+a created exec off)
 LABEL_KEY=dnsredir.bench-$RUN_ID.server
-DECOY_ADDR=$NET_PREFIX.3
 
 need_root
 need_cmd ip dig dnsmasq docker nsenter setsid flock
 need_agent
 bench_docker_up
-ip -n "$NS_UPSTREAM" addr add "$DECOY_ADDR/24" dev eth0
-bench_dnsmasq "$NS_UPSTREAM" "$DECOY_ADDR" 53 "$DECOY_ANSWER"
-wait_until 10 bash -c "[ \"\$(dig +short +time=1 +tries=1 @$DECOY_ADDR $DNS_NAME A)\" = $DECOY_ANSWER ]" ||
-	fail "the decoy dnsmasq on $DECOY_ADDR does not answer"
+bench_decoy_up
 
 AGENT_PID=
 # agent_up MODE VARIANT
