@@ -251,7 +251,8 @@ static void container_drop(struct agent *a, struct container *c)
 	containers_remove(&a->containers, c);
 }
 
-static void container_forget(struct agent *a, struct container *c, const char *why)
+/* Says that a redirected container no longer is. */
+static void container_forget_log(struct container *c, const char *why)
 {
 	struct log_subject subj;
 	char srv[SERVER_STR_LEN];
@@ -260,6 +261,11 @@ static void container_forget(struct agent *a, struct container *c, const char *w
 		subject_of(c, &subj, srv, sizeof(srv));
 		log_info(&subj, "event=forgotten reason=%s", why);
 	}
+}
+
+static void container_forget(struct agent *a, struct container *c, const char *why)
+{
+	container_forget_log(c, why);
 	container_drop(a, c);
 }
 
@@ -308,7 +314,8 @@ static int container_attach(struct agent *a, struct container *c, pid_t pid,
 		"event=%s pid=%d iface=%s source=%s resolver_udp=%u resolver_tcp=%u took_us=%lld%s early=%s held=%s",
 		redir_outcome_name(res.outcome), pid, res.route.ifname, src,
 		res.ports.udp, res.ports.tcp, (now_ns() - start) / 1000, since_event,
-		c->state == CONTAINER_PENDING ? "yes" : "no", c->held ? "yes" : "no");
+		early ? "yes" : "no", c->held ? "yes" : "no");
+	c->early = early;
 	c->state = CONTAINER_REDIRECTED;
 	c->held = false;
 	c->reason[0] = '\0';
@@ -475,6 +482,24 @@ static int resync(struct agent *a, const char *why)
 	return 0;
 }
 
+/* From now on, look for c's process, to attach before its command runs. */
+static void container_await(struct container *c, long long event_nano)
+{
+	pid_t last = early_last_pid();
+
+	c->state = CONTAINER_PENDING;
+	c->pid = 0;
+	c->shim_pid = 0;
+	c->held = false;
+	c->early = false;
+	c->event_nano = event_nano;
+	c->pending_since_ms = now_ms();
+	c->search_at_ms = 0;
+	c->after_pid = last > EARLY_PID_SLACK ? last - EARLY_PID_SLACK : 0;
+	/* its attach must be quick: load its programs now, while Docker sets it up */
+	redir_prepare();
+}
+
 /*
  * A labelled container was created: look for its process until it starts,
  * to attach before its command runs (its first query must not leak). A bad
@@ -486,7 +511,6 @@ static void container_expect(struct agent *a, const char *line, long len, const 
 	struct dns_server server;
 	struct container *c;
 	size_t value_len;
-	pid_t last;
 
 	if (a->cfg.early_attach == EARLY_ATTACH_OFF ||
 	    docker_event_label(line, len, a->cfg.label, value, sizeof(value), &value_len) != 1 ||
@@ -497,18 +521,26 @@ static void container_expect(struct agent *a, const char *line, long len, const 
 	if (!c || c->state == CONTAINER_REDIRECTED)
 		return;
 	snprintf(c->name, sizeof(c->name), "%s", ev->name);
-	c->state = CONTAINER_PENDING;
-	c->pid = 0;
-	c->shim_pid = 0;
-	c->held = false;
 	c->server = server;
-	c->event_nano = ev->time_nano;
-	c->pending_since_ms = now_ms();
-	c->search_at_ms = 0;
-	/* its attach must be quick: load its programs now, while Docker sets it up */
-	redir_prepare();
-	last = early_last_pid();
-	c->after_pid = last > EARLY_PID_SLACK ? last - EARLY_PID_SLACK : 0;
+	container_await(c, ev->time_nano);
+}
+
+/*
+ * A redirected container died. A restart (docker restart, a restart policy)
+ * sends no create event, only start once the command runs: expect it now,
+ * until the container is destroyed or the wait runs out.
+ */
+static void container_died(struct agent *a, struct container *c, long long event_nano)
+{
+	bool expect_restart = c->state == CONTAINER_REDIRECTED && a->cfg.early_attach != EARLY_ATTACH_OFF;
+
+	if (!expect_restart) {
+		container_forget(a, c, "died");
+		return;
+	}
+	container_forget_log(c, "died");
+	hold_release(&a->holds, c->pid);
+	container_await(c, event_nano);
 }
 
 /* Holds a created container's process at its exec, unless ptrace is refused us. */
@@ -566,6 +598,8 @@ static void early_step(struct agent *a, struct container *c, bool search)
 {
 	int ret;
 
+	if (!c->pid && c->shim_pid && search && kill(c->shim_pid, 0) < 0 && errno == ESRCH)
+		c->shim_pid = 0;	/* the shim of its last run (a restart), gone: look again */
 	if (!c->pid && c->shim_pid && search) {
 		c->pid = early_shim_init(c->shim_pid);
 		if (c->pid)
@@ -652,14 +686,19 @@ static void event_handle(struct agent *a, const char *line, long len)
 		container_expect(a, line, len, &ev);
 		break;
 	case DOCKER_ACTION_START:
-		container_sync(a, ev.id, ev.time_nano);
+		c = containers_find(&a->containers, ev.id);
+		/* redirected while it was created: nothing left to do, no need to ask dockerd */
+		if (!c || c->state != CONTAINER_REDIRECTED || !c->early)
+			container_sync(a, ev.id, ev.time_nano);
 		break;
 	case DOCKER_ACTION_DIE:
 	case DOCKER_ACTION_DESTROY:
 		/* the kernel drops the filters with the netns: only our state goes */
 		c = containers_find(&a->containers, ev.id);
-		if (c)
-			container_forget(a, c, ev.action == DOCKER_ACTION_DIE ? "died" : "destroyed");
+		if (c && ev.action == DOCKER_ACTION_DIE)
+			container_died(a, c, ev.time_nano);
+		else if (c)
+			container_forget(a, c, "destroyed");
 		break;
 	case DOCKER_ACTION_OTHER:
 		break;

@@ -31,6 +31,7 @@ struct container {
 	pid_t after_pid;		/* PENDING: its processes have higher PIDs */
 	pid_t shim_pid;			/* PENDING: its containerd shim, once found */
 	bool held;			/* PENDING: stopped at its exec until attached */
+	bool early;			/* REDIRECTED before its start event */
 };
 
 struct container_table {

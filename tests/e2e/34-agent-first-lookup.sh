@@ -5,7 +5,8 @@
 # at its exec until it is. Counted over many containers (the machine is
 # noisy) and printed; without early attach none gets it (0 of 30 measured).
 #
-# Also: in --early-attach exec mode every container waits at its exec and is
+# Restarts (a restart policy, docker restart) send no create event: their
+# first lookups are checked too. Also: in --early-attach exec mode every container waits at its exec and is
 # attached there (the hold itself, exercised every time); and an agent killed
 # while it holds a container does not wedge it: the kernel lets it go.
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
@@ -34,6 +35,32 @@ echo "attached while created: $(grep -c 'event=attached .*early=yes held=no' "$A
 	"attached while held at exec: $(grep -c 'event=attached .*early=yes held=yes' "$AGENT_LOG" || true)"
 [ "$up" -ge "$NEED" ] || fail "only $up of $COUNT first lookups redirected (need $NEED)"
 pass "$up of $COUNT first lookups redirected"
+
+# --- restarts send no create event: a restart policy's runs and docker restart are covered too
+# answers NAME: "UPSTREAM DECOY", the answers of every run of NAME's command so far
+answers() {
+	local out
+	out=$(docker logs "$1" 2>&1)
+	echo "$(grep -c "Address.*$UPSTREAM_ANSWER" <<<"$out" || true) $(grep -c "Address.*$DECOY_ANSWER" <<<"$out" || true)"
+}
+# looked_up NAME N: NAME's command has printed N answers
+looked_up() { [ "$(docker logs "$1" 2>&1 | grep -c '^Name:')" -ge "$2" ]; }
+name=dr${RUN_ID}-policy
+cleanup_add docker rm -f "$name"
+docker run -d --name "$name" --network "$NET" --dns "$DECOY_ADDR" --label "dnsredir.test=$RUN_ID" "${LABEL[@]}" \
+	--restart on-failure:3 "$IMAGE" sh -c "nslookup -type=a $DNS_NAME; exit 1" >/dev/null
+# done_restarting NAME: its restart policy gave up (3 restarts, then stopped)
+done_restarting() { [ "$(docker inspect -f '{{.RestartCount}} {{.State.Running}} {{.State.Restarting}}' "$1")" = "3 false false" ]; }
+wait_until 60 done_restarting "$name" || fail "$name: $(docker inspect -f '{{.RestartCount}} restarts, {{.State.Status}}' "$name")"
+assert_eq "4 0" "$(answers "$name")" "first lookups of the 4 runs of $name (upstream, dockerd)"
+name=dr${RUN_ID}-restart
+cleanup_add docker rm -f "$name"
+docker run -d --name "$name" --network "$NET" --dns "$DECOY_ADDR" --label "dnsredir.test=$RUN_ID" "${LABEL[@]}" \
+	"$IMAGE" sh -c "nslookup -type=a $DNS_NAME; exec sleep 100000" >/dev/null
+wait_until 10 looked_up "$name" 1 || true
+docker restart -t 0 "$name" >/dev/null
+wait_until 10 looked_up "$name" 2 || true
+assert_eq "2 0" "$(answers "$name")" "first lookups before and after docker restart (upstream, dockerd)"
 agent_alive
 kill_group "$AGENT_PID"
 
