@@ -6,9 +6,10 @@
 # noisy) and printed; without early attach none gets it (0 of 30 measured).
 #
 # Restarts (a restart policy, docker restart) send no create event: their
-# first lookups are checked too. Also: in --early-attach exec mode every container waits at its exec and is
-# attached there (the hold itself, exercised every time); and an agent killed
-# while it holds a container does not wedge it: the kernel lets it go.
+# first lookups are checked too. In --early-attach exec mode every container
+# waits at its exec and is attached there (the hold itself, exercised every
+# time). And an agent killed while it holds a container does not wedge it:
+# the kernel lets it go.
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/docker.sh
