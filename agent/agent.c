@@ -30,6 +30,7 @@
 #include "early.h"
 #include "hold.h"
 #include "log.h"
+#include "netns.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
@@ -291,6 +292,12 @@ static int container_attach(struct agent *a, struct container *c, pid_t pid,
 	c->pid = pid;
 	if (ret == -ESRCH && c->state == CONTAINER_REDIRECTED) {
 		container_drop(a, c);	/* redirected early, already gone */
+		return ret;
+	}
+	if (ret == -ESRCH && !netns_host_pids()) {
+		snprintf(err, sizeof(err), "its process (pid %d) is not visible: the agent runs in a PID namespace "
+			 "of its own (run its container with --pid=host)", pid);
+		container_refuse(c, CONTAINER_FAILED, LOG_ERR, err);
 		return ret;
 	}
 	if (ret == -ESRCH) {

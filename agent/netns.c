@@ -130,3 +130,11 @@ int netns_leave(void)
 {
 	return setns(home_nsfd, CLONE_NEWNET) < 0 ? -errno : 0;
 }
+
+bool netns_host_pids(void)
+{
+	struct stat st;
+
+	/* the initial PID namespace has a fixed inode number (PROC_PID_INIT_INO) */
+	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCU;
+}

@@ -24,6 +24,12 @@ int netns_open(pid_t pid, struct netns *ns);
 void netns_close(struct netns *ns);
 bool netns_alive(const struct netns *ns);
 
+/*
+ * Whether we run in the host's (initial) PID namespace, where the PIDs
+ * Docker reports name processes.
+ */
+bool netns_host_pids(void);
+
 /* Moves the calling thread into ns; netns_leave() returns to where it was. */
 int netns_enter(const struct netns *ns);
 int netns_leave(void);

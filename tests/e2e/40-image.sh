@@ -106,4 +106,15 @@ assert_eq 0 "$(docker inspect -f '{{.State.ExitCode}}' "$AGENT_CTR")" "exit code
 expect_log "event=stopped .*filters=left in place" "clean stop logged"
 expect_answer "dr${RUN_ID}-early" "$UPSTREAM_ANSWER" "after the agent container stopped"
 expect_answer "dr${RUN_ID}-late" "$UPSTREAM_ANSWER" "after the agent container stopped"
+# Without --pid=host the agent cannot see the containers' processes: it says so.
+AGENT_CTR=dr${RUN_ID}-agent-nopid
+cleanup_add docker rm -f "$AGENT_CTR"
+flags=()
+for f in "${AGENT_RUN_FLAGS[@]}"; do [ "$f" = --pid=host ] || flags+=("$f"); done
+docker run -d --name "$AGENT_CTR" --label dnsredir.test-agent-image="$RUN_ID" \
+	"${flags[@]}" "$AGENT_IMAGE" run --resync-interval 5 --label "$LABEL_KEY" >/dev/null
+expect_log 'event=connected' "the agent without --pid=host connects"
+run_container "dr${RUN_ID}-nopid" --label "$LABEL_KEY=$UPSTREAM_ADDR"
+expect_log "container=dr${RUN_ID}-nopid .*event=failed .*run its container with --pid=host" \
+	"without --pid=host, the agent says what is missing"
 echo "all checks passed"
