@@ -416,8 +416,8 @@ static void container_at_exec(pid_t pid, void *arg)
 	struct agent *a = arg;
 	struct container *c = container_pending_by_pid(a, pid);
 
-	if (!c)
-		return;
+	if (!c || !c->connected)
+		return;	/* not a netns of its own (or not known yet): left to its start event */
 	c->held = true;
 	/* Docker has finished with the netns: a failure is real, and the start event reports it */
 	container_attach(a, c, pid, &c->server, c->event_nano, true);
@@ -499,6 +499,7 @@ static void container_await(struct container *c, long long event_nano)
 	c->shim_pid = 0;
 	c->held = false;
 	c->early = false;
+	c->connected = false;
 	c->event_nano = event_nano;
 	c->pending_since_ms = now_ms();
 	c->search_at_ms = 0;
@@ -612,7 +613,11 @@ static void early_step(struct agent *a, struct container *c, bool search)
 		if (c->pid)
 			container_hold(a, c);
 	}
-	if (!c->pid)
+	/*
+	 * Never before Docker has connected it to a network: until then, its
+	 * process may be in another container's netns (--network container:X).
+	 */
+	if (!c->pid || !c->connected)
 		return;
 	/* attached when it reaches its exec, unless it could not be held */
 	if (a->cfg.early_attach == EARLY_ATTACH_EXEC && hold_has(&a->holds, c->pid))
@@ -675,6 +680,15 @@ static size_t early_poll(struct agent *a)
 	return waiting;
 }
 
+/* Whether a container event carries our label (a bad value counts: it is reported). */
+static bool event_has_label(struct agent *a, const char *line, long len)
+{
+	char value[DOCKER_LABEL_MAX];
+	size_t value_len;
+
+	return docker_event_label(line, len, a->cfg.label, value, sizeof(value), &value_len) == 1;
+}
+
 static void event_handle(struct agent *a, const char *line, long len)
 {
 	struct docker_event ev;
@@ -695,8 +709,16 @@ static void event_handle(struct agent *a, const char *line, long len)
 	case DOCKER_ACTION_START:
 		c = containers_find(&a->containers, ev.id);
 		/* redirected while it was created: nothing left to do, no need to ask dockerd */
-		if (!c || c->state != CONTAINER_REDIRECTED || !c->early)
+		if (c && c->state == CONTAINER_REDIRECTED && c->early)
+			break;
+		if (c || event_has_label(a, line, len))
 			container_sync(a, ev.id, ev.time_nano);
+		break;
+	case DOCKER_ACTION_CONNECT:
+		/* an endpoint of its own: the netns its process is in is its own too */
+		c = containers_find(&a->containers, ev.id);
+		if (c && c->state == CONTAINER_PENDING)
+			c->connected = true;
 		break;
 	case DOCKER_ACTION_DIE:
 	case DOCKER_ACTION_DESTROY:
@@ -712,18 +734,23 @@ static void event_handle(struct agent *a, const char *line, long len)
 	}
 }
 
+/*
+ * Containers' create, start, die and destroy, and networks' connect. Not
+ * filtered by label: a network event carries no container labels, and the
+ * container events are checked for the label here (they carry all of them).
+ */
 static char *events_filters(const struct agent *a)
 {
-	cJSON *root = cJSON_CreateObject(), *events;
+	static const char *const events[] = { "create", "start", "die", "destroy", "connect" };
+	cJSON *root = cJSON_CreateObject(), *types, *list;
 	char *out;
 
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "type"), cJSON_CreateString("container"));
-	events = cJSON_AddArrayToObject(root, "event");
-	cJSON_AddItemToArray(events, cJSON_CreateString("create"));
-	cJSON_AddItemToArray(events, cJSON_CreateString("start"));
-	cJSON_AddItemToArray(events, cJSON_CreateString("die"));
-	cJSON_AddItemToArray(events, cJSON_CreateString("destroy"));
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "label"), cJSON_CreateString(a->cfg.label));
+	types = cJSON_AddArrayToObject(root, "type");
+	cJSON_AddItemToArray(types, cJSON_CreateString("container"));
+	cJSON_AddItemToArray(types, cJSON_CreateString("network"));
+	list = cJSON_AddArrayToObject(root, "event");
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		cJSON_AddItemToArray(list, cJSON_CreateString(events[i]));
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return out;

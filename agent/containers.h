@@ -32,6 +32,7 @@ struct container {
 	pid_t shim_pid;			/* PENDING: its containerd shim, once found */
 	bool held;			/* PENDING: stopped at its exec until attached */
 	bool early;			/* REDIRECTED before its start event */
+	bool connected;			/* PENDING: Docker gave it a network endpoint of its own */
 };
 
 struct container_table {

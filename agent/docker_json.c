@@ -48,6 +48,24 @@ static enum docker_action action_parse(const char *s)
 	return DOCKER_ACTION_OTHER;
 }
 
+/*
+ * A network event: only "connect" matters, and it names the container in its
+ * attributes. Connecting to "host" or "none" gives no endpoint of its own.
+ */
+static int network_event_read(const cJSON *root, const cJSON *attrs, struct docker_event *ev)
+{
+	const char *action = get_string(root, "Action"), *type = get_string(attrs, "type"), *id;
+
+	if (!action || strcmp(action, "connect") || !type || !strcmp(type, "host") || !strcmp(type, "null"))
+		return 0;	/* DOCKER_ACTION_OTHER */
+	id = get_string(attrs, "container");
+	if (!id || !docker_id_valid(id))
+		return -EINVAL;
+	strcpy(ev->id, id);
+	ev->action = DOCKER_ACTION_CONNECT;
+	return 0;
+}
+
 int docker_event_parse(const char *line, size_t len, struct docker_event *ev)
 {
 	const cJSON *actor, *attrs, *nano;
@@ -60,21 +78,23 @@ int docker_event_parse(const char *line, size_t len, struct docker_event *ev)
 	if (!cJSON_IsObject(root))
 		goto out;
 	type = get_string(root, "Type");
-	if (!type || strcmp(type, "container"))
-		goto out;
 	actor = cJSON_GetObjectItemCaseSensitive(root, "Actor");
-	id = get_string(actor, "ID");
-	if (!id || !docker_id_valid(id))
-		goto out;
-	strcpy(ev->id, id);
-	ev->action = action_parse(get_string(root, "Action"));
 	attrs = cJSON_GetObjectItemCaseSensitive(actor, "Attributes");
-	copy_string(ev->name, sizeof(ev->name), get_string(attrs, "name"));
+	if (type && !strcmp(type, "network")) {
+		err = network_event_read(root, attrs, ev);
+	} else if (type && !strcmp(type, "container")) {
+		id = get_string(actor, "ID");
+		if (!id || !docker_id_valid(id))
+			goto out;
+		strcpy(ev->id, id);
+		ev->action = action_parse(get_string(root, "Action"));
+		copy_string(ev->name, sizeof(ev->name), get_string(attrs, "name"));
+		err = 0;
+	}
 	nano = cJSON_GetObjectItemCaseSensitive(root, "timeNano");
 	/* converting a double out of long long's range (or NaN) is undefined */
-	if (cJSON_IsNumber(nano) && nano->valuedouble > 0 && nano->valuedouble < 9e18)
+	if (!err && cJSON_IsNumber(nano) && nano->valuedouble > 0 && nano->valuedouble < 9e18)
 		ev->time_nano = (long long)nano->valuedouble;
-	err = 0;
 out:
 	cJSON_Delete(root);
 	return err;

@@ -16,11 +16,12 @@ enum docker_action {
 	DOCKER_ACTION_START,
 	DOCKER_ACTION_DIE,
 	DOCKER_ACTION_DESTROY,
+	DOCKER_ACTION_CONNECT,	/* a network event: the container got an endpoint of its own */
 };
 
 struct docker_event {
 	enum docker_action action;
-	char id[DOCKER_ID_LEN + 1];
+	char id[DOCKER_ID_LEN + 1];	/* the container's, for network events too */
 	char name[DOCKER_NAME_MAX];
 	long long time_nano;
 };
@@ -41,7 +42,11 @@ struct container_info {
 /* A container id is 64 lowercase hex digits; anything else is refused. */
 bool docker_id_valid(const char *id);
 
-/* Returns 0, or -EINVAL for a line that is not a container event we can read. */
+/*
+ * Reads a container event, or a network's "connect" (id: the container
+ * connected; other network events: DOCKER_ACTION_OTHER). Returns 0, or
+ * -EINVAL for a line that is neither.
+ */
 int docker_event_parse(const char *line, size_t len, struct docker_event *ev);
 
 /*

@@ -9,7 +9,8 @@
 # first lookups are checked too. In --early-attach exec mode every container
 # waits at its exec and is attached there (the hold itself, exercised every
 # time). And an agent killed while it holds a container does not wedge it:
-# the kernel lets it go.
+# the kernel lets it go. Early attach never lands in another container's
+# netns (a container sharing it with --network container:X).
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/docker.sh
@@ -62,6 +63,18 @@ wait_until 10 looked_up "$name" 1 || true
 docker restart -t 0 "$name" >/dev/null
 wait_until 10 looked_up "$name" 2 || true
 assert_eq "2 0" "$(answers "$name")" "first lookups before and after docker restart (upstream, dockerd)"
+
+# --- never another container's netns: B shares A's network (--network container:A)
+# and carries the label; A has none and must stay untouched
+shared_a=dr${RUN_ID}-shared-a
+shared_b=dr${RUN_ID}-shared-b
+run_container "$shared_a"
+cleanup_add docker rm -f "$shared_b"
+docker run -d --name "$shared_b" --network "container:$shared_a" --label "dnsredir.test=$RUN_ID" "${LABEL[@]}" \
+	"$IMAGE" sh -c "nslookup -type=a $DNS_NAME; exec sleep 100000" >/dev/null
+expect_log "container=$shared_b .*event=skipped .*shares the network namespace" "a container sharing another's netns is refused"
+assert_eq 0 "$(filter_count "$shared_a" lo)" "dnsredir filters in the netns $shared_b shares with $shared_a"
+expect_answer "$shared_a" "$DECOY_ANSWER" "the unlabelled container whose netns is shared"
 agent_alive
 kill_group "$AGENT_PID"
 

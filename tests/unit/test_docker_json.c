@@ -187,31 +187,30 @@ static void test_event_label(void **state)
 /* ---- docker_event_parse ---- */
 
 struct want_event {
-	bool container;
 	enum docker_action action;
 	const char *id, *name;
 };
 
 /* tests/fixtures/docker-20.10-events.jsonl, line by line */
 static const struct want_event fixture_events[] = {
-	{ true, DOCKER_ACTION_CREATE, ID_HOST, "dnsredir-unit-fixture-host" },
-	{ false },								/* network connect */
-	{ true, DOCKER_ACTION_START, ID_HOST, "dnsredir-unit-fixture-host" },
-	{ true, DOCKER_ACTION_CREATE, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
-	{ false },
-	{ true, DOCKER_ACTION_START, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
-	{ true, DOCKER_ACTION_OTHER, ID_USER, "dnsredir-unit-fixture" },		/* kill */
-	{ true, DOCKER_ACTION_OTHER, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
-	{ true, DOCKER_ACTION_OTHER, ID_HOST, "dnsredir-unit-fixture-host" },
-	{ true, DOCKER_ACTION_DIE, ID_USER, "dnsredir-unit-fixture" },
-	{ true, DOCKER_ACTION_DIE, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
-	{ true, DOCKER_ACTION_DIE, ID_HOST, "dnsredir-unit-fixture-host" },
-	{ false },								/* network disconnect */
-	{ true, DOCKER_ACTION_DESTROY, ID_HOST, "dnsredir-unit-fixture-host" },
-	{ false },
-	{ true, DOCKER_ACTION_DESTROY, ID_USER, "dnsredir-unit-fixture" },
-	{ false },
-	{ true, DOCKER_ACTION_DESTROY, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
+	{ DOCKER_ACTION_CREATE, ID_HOST, "dnsredir-unit-fixture-host" },
+	{ DOCKER_ACTION_OTHER, "", "" },				/* network connect: host */
+	{ DOCKER_ACTION_START, ID_HOST, "dnsredir-unit-fixture-host" },
+	{ DOCKER_ACTION_CREATE, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
+	{ DOCKER_ACTION_CONNECT, ID_BRIDGE, "" },			/* network connect: bridge */
+	{ DOCKER_ACTION_START, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
+	{ DOCKER_ACTION_OTHER, ID_USER, "dnsredir-unit-fixture" },	/* kill */
+	{ DOCKER_ACTION_OTHER, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
+	{ DOCKER_ACTION_OTHER, ID_HOST, "dnsredir-unit-fixture-host" },
+	{ DOCKER_ACTION_DIE, ID_USER, "dnsredir-unit-fixture" },
+	{ DOCKER_ACTION_DIE, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
+	{ DOCKER_ACTION_DIE, ID_HOST, "dnsredir-unit-fixture-host" },
+	{ DOCKER_ACTION_OTHER, "", "" },				/* network disconnect */
+	{ DOCKER_ACTION_DESTROY, ID_HOST, "dnsredir-unit-fixture-host" },
+	{ DOCKER_ACTION_OTHER, "", "" },
+	{ DOCKER_ACTION_DESTROY, ID_USER, "dnsredir-unit-fixture" },
+	{ DOCKER_ACTION_OTHER, "", "" },
+	{ DOCKER_ACTION_DESTROY, ID_BRIDGE, "dnsredir-unit-fixture-bridge" },
 };
 
 /* "timeNano" and "time" read as integers, apart from cJSON's doubles */
@@ -238,29 +237,22 @@ static void test_event_fixture(void **state)
 		const struct want_event *want = &fixture_events[n];
 		size_t line_len = nl - line;
 		struct docker_event ev;
+		long long nano, sec;
 		int ret;
 
 		assert_true(n < sizeof(fixture_events) / sizeof(fixture_events[0]));
 		memset(&ev, 0x5a, sizeof(ev));
 		/* the line is not NUL-terminated at its end: only len bytes count */
 		ret = docker_event_parse(line, line_len, &ev);
-		if (!want->container) {
-			if (ret != -EINVAL)
-				fail_msg("line %zu: %d, want -EINVAL: %.*s", n + 1, ret, (int)line_len, line);
-			assert_int_equal(ev.id[0], '\0');
-		} else {
-			long long nano, sec;
-
-			if (ret)
-				fail_msg("line %zu: %d: %.*s", n + 1, ret, (int)line_len, line);
-			assert_int_equal(ev.action, want->action);
-			assert_string_equal(ev.id, want->id);
-			assert_string_equal(ev.name, want->name);
-			line_times(line, line_len, &nano, &sec);
-			/* a double holds nanoseconds since 1970 to within 256 ns */
-			assert_true(llabs(ev.time_nano - nano) <= 256);
-			assert_int_equal(ev.time_nano / 1000000000LL, sec);
-		}
+		if (ret)
+			fail_msg("line %zu: %d: %.*s", n + 1, ret, (int)line_len, line);
+		assert_int_equal(ev.action, want->action);
+		assert_string_equal(ev.id, want->id);
+		assert_string_equal(ev.name, want->name);
+		line_times(line, line_len, &nano, &sec);
+		/* a double holds nanoseconds since 1970 to within 256 ns */
+		assert_true(llabs(ev.time_nano - nano) <= 256);
+		assert_int_equal(ev.time_nano / 1000000000LL, sec);
 		n++;
 		line = nl + 1;
 	}
@@ -340,6 +332,40 @@ static void test_event_long_name(void **state)
 	assert_int_equal(strspn(ev.name, "n"), DOCKER_NAME_MAX - 1);
 }
 
+#define NET_CONNECT(attrs) "{\"Type\":\"network\",\"Action\":\"connect\",\"Actor\":{\"ID\":\"" \
+	ID_BRIDGE "\",\"Attributes\":{" attrs "}},\"timeNano\":1795757772714067564}"
+
+static void test_network_events(void **state)
+{
+	struct docker_event ev;
+
+	/* a container's own endpoint: the container is named in the attributes */
+	assert_int_equal(event(NET_CONNECT("\"container\":\"" ID_USER "\",\"name\":\"net\",\"type\":\"bridge\""), &ev), 0);
+	assert_int_equal(ev.action, DOCKER_ACTION_CONNECT);
+	assert_string_equal(ev.id, ID_USER);
+	assert_string_equal(ev.name, "");
+	assert_true(ev.time_nano > 0);
+	assert_int_equal(event(NET_CONNECT("\"container\":\"" ID_USER "\",\"type\":\"overlay\""), &ev), 0);
+	assert_int_equal(ev.action, DOCKER_ACTION_CONNECT);
+	/* host and none give it no endpoint of its own; a connect with no type says nothing */
+	assert_int_equal(event(NET_CONNECT("\"container\":\"" ID_USER "\",\"type\":\"host\""), &ev), 0);
+	assert_int_equal(ev.action, DOCKER_ACTION_OTHER);
+	assert_int_equal(event(NET_CONNECT("\"container\":\"" ID_USER "\",\"type\":\"null\""), &ev), 0);
+	assert_int_equal(ev.action, DOCKER_ACTION_OTHER);
+	assert_int_equal(event(NET_CONNECT("\"container\":\"" ID_USER "\""), &ev), 0);
+	assert_int_equal(ev.action, DOCKER_ACTION_OTHER);
+	assert_string_equal(ev.id, "");
+	/* other network events */
+	assert_int_equal(event("{\"Type\":\"network\",\"Action\":\"disconnect\",\"Actor\":{\"ID\":\"" ID_BRIDGE
+			       "\",\"Attributes\":{\"container\":\"" ID_USER "\",\"type\":\"bridge\"}}}", &ev), 0);
+	assert_int_equal(ev.action, DOCKER_ACTION_OTHER);
+	/* a connect naming no valid container */
+	assert_event_refused(NET_CONNECT("\"type\":\"bridge\""));
+	assert_event_refused(NET_CONNECT("\"container\":\"b007c8ea23ad\",\"type\":\"bridge\""));
+	assert_event_refused(NET_CONNECT("\"container\":42,\"type\":\"bridge\""));
+	assert_event_refused(NET_CONNECT("\"container\":\"../" ID_USER "\",\"type\":\"bridge\""));
+}
+
 static void test_event_refused(void **state)
 {
 	/* missing or odd Actor */
@@ -361,8 +387,7 @@ static void test_event_refused(void **state)
 	assert_event_refused("{\"Type\":\"container\",\"Actor\":{\"ID\":\"../../" ID_USER "\"}}");
 	assert_event_refused("{\"Type\":\"container\",\"Actor\":{\"ID\":\"B007C8EA23ADE1A03251867CD4CDBA02CD4592A6240A461A8D5D85A8B4B10EA5\"}}");
 	assert_event_refused("{\"Type\":\"container\",\"Actor\":{\"ID\":\"\"}}");
-	/* not a container event, or no type (the pre-1.22 format) */
-	assert_event_refused("{\"Type\":\"network\",\"Action\":\"connect\",\"Actor\":{\"ID\":\"" ID_USER "\"}}");
+	/* not a container or network event, or no type (the pre-1.22 format) */
 	assert_event_refused("{\"Type\":\"image\",\"Action\":\"tag\",\"Actor\":{\"ID\":\"" ID_USER "\"}}");
 	assert_event_refused("{\"Type\":\"Container\",\"Actor\":{\"ID\":\"" ID_USER "\"}}");
 	assert_event_refused("{\"status\":\"start\",\"id\":\"" ID_USER "\",\"from\":\"busybox\",\"time\":1}");
@@ -995,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_event_line),
 		cmocka_unit_test(test_event_long_name),
 		cmocka_unit_test(test_event_refused),
+		cmocka_unit_test(test_network_events),
 		cmocka_unit_test(test_event_truncated),
 		cmocka_unit_test(test_event_garbage),
 		cmocka_unit_test(test_inspect_user_network),
