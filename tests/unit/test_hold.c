@@ -41,6 +41,22 @@ static void on_usr1(int sig)
 	(void)!write(said_fd, "u", 1);
 }
 
+static void proc_comm(pid_t pid, char *buf, size_t size);
+
+/* Waits until the child has renamed itself. */
+static void child_named(pid_t pid, const char *comm)
+{
+	char now[32];
+
+	for (int ms = 0; ms < WAIT_MS; ms++) {
+		proc_comm(pid, now, sizeof(now));
+		if (!strcmp(now, comm))
+			return;
+		usleep(1000);
+	}
+	fail_msg("child %d never named itself %s", pid, comm);
+}
+
 static struct child child_start(const char *comm)
 {
 	int go[2], said[2];
@@ -66,6 +82,7 @@ static struct child child_start(const char *comm)
 	close(said[1]);
 	c.go = go[1];
 	c.said = said[0];
+	child_named(c.pid, comm);
 	return c;
 }
 
@@ -175,7 +192,6 @@ static void stops_at_exec_after_the_new_program_is_loaded(void **state)
 	struct seen seen = {};
 	struct child c = child_start(EARLY_RUNC_INIT_COMM);
 
-	usleep(20000);	/* let it rename itself */
 	assert_int_equal(hold_take(&t, c.pid), 0);
 	assert_int_equal(proc_status(c.pid, "TracerPid"), getpid());
 	assert_true(hold_has(&t, c.pid));
@@ -199,7 +215,6 @@ static void refuses_a_process_that_is_not_runc_init(void **state)
 	struct hold_table t = {};
 	struct child c = child_start("busybox");
 
-	usleep(20000);
 	assert_int_equal(hold_take(&t, c.pid), -ESTALE);
 	assert_int_equal(proc_status(c.pid, "TracerPid"), 0);
 	assert_int_equal(t.count, 0);
@@ -214,7 +229,6 @@ static void release_lets_it_go_untouched(void **state)
 	struct seen seen = {};
 	struct child c = child_start(EARLY_RUNC_INIT_COMM);
 
-	usleep(20000);
 	assert_int_equal(hold_take(&t, c.pid), 0);
 	hold_release(&t, c.pid);
 	reap_until_empty(&t, &seen);
@@ -234,7 +248,6 @@ static void signals_reach_the_held_process(void **state)
 	struct pollfd pfd = { .fd = c.said, .events = POLLIN };
 	char b = 0;
 
-	usleep(20000);
 	assert_int_equal(hold_take(&t, c.pid), 0);
 	assert_int_equal(kill(c.pid, SIGUSR1), 0);
 	for (int ms = 0; ms < WAIT_MS && !poll(&pfd, 1, 0); ms += 2) {
@@ -251,26 +264,42 @@ static void signals_reach_the_held_process(void **state)
 	hold_free(&t);
 }
 
-/* Forks a process that holds c and reaps with at_exec until its table empties, then says 'e'. */
-static pid_t holder_start(struct child *c, int ready, void (*at_exec)(pid_t, void *))
-{
-	pid_t holder = fork();
+/* A process of its own holding a child, reporting on a pipe: 'h' held, 's' at exec, 'e' hold over. */
+struct holder {
+	pid_t pid;
+	int report[2];
+};
 
-	assert_true(holder >= 0);
-	if (!holder) {
+static struct holder holder_start(struct child *c, void (*at_exec)(pid_t, void *))
+{
+	struct holder h;
+
+	assert_int_equal(pipe(h.report), 0);
+	h.pid = fork();
+	assert_true(h.pid >= 0);
+	if (!h.pid) {
 		struct hold_table t = {};
 
 		if (hold_take(&t, c->pid))
 			_exit(1);
-		(void)!write(ready, "h", 1);
+		(void)!write(h.report[1], "h", 1);
 		while (t.count) {
-			hold_reap(&t, at_exec, &ready);
+			hold_reap(&t, at_exec, &h.report[1]);
 			usleep(1000);
 		}
-		(void)!write(ready, "e", 1);
+		(void)!write(h.report[1], "e", 1);
 		_exit(0);
 	}
-	return holder;
+	return h;
+}
+
+static void holder_end(struct holder *h)
+{
+	int status;
+
+	assert_int_equal(waitpid(h->pid, &status, 0), h->pid);
+	close(h->report[0]);
+	close(h->report[1]);
 }
 
 static char read_byte(int fd)
@@ -290,22 +319,17 @@ static void nothing_at_exec(pid_t pid, void *arg)
 static void exit_before_exec_ends_the_hold(void **state)
 {
 	struct child c = child_start(EARLY_RUNC_INIT_COMM);
-	int ready[2], status;
-	pid_t holder;
+	struct holder h = holder_start(&c, nothing_at_exec);
+	int status;
 
-	usleep(20000);
-	assert_int_equal(pipe(ready), 0);
-	holder = holder_start(&c, ready[1], nothing_at_exec);
-	assert_int_equal(read_byte(ready[0]), 'h');
+	assert_int_equal(read_byte(h.report[0]), 'h');
 	kill(c.pid, SIGKILL);
-	assert_int_equal(read_byte(ready[0]), 'e');	/* the holder saw it go */
+	assert_int_equal(read_byte(h.report[0]), 'e');	/* the holder saw it go */
 	assert_int_equal(waitpid(c.pid, &status, 0), c.pid);	/* and its parent still gets its exit */
 	assert_true(WIFSIGNALED(status));
-	assert_int_equal(waitpid(holder, &status, 0), holder);
 	close(c.go);
 	close(c.said);
-	close(ready[0]);
-	close(ready[1]);
+	holder_end(&h);
 }
 
 static void die_at_exec(pid_t pid, void *arg)
@@ -317,21 +341,15 @@ static void die_at_exec(pid_t pid, void *arg)
 static void a_dead_holder_leaves_it_running(void **state)
 {
 	struct child c = child_start(EARLY_RUNC_INIT_COMM);
-	int ready[2], status;
-	pid_t holder;
+	struct holder h = holder_start(&c, die_at_exec);
 
-	usleep(20000);
-	assert_int_equal(pipe(ready), 0);
-	holder = holder_start(&c, ready[1], die_at_exec);
-	assert_int_equal(read_byte(ready[0]), 'h');
+	assert_int_equal(read_byte(h.report[0]), 'h');
 	child_go(&c);
-	assert_int_equal(read_byte(ready[0]), 's');	/* the holder has it stopped at its exec */
+	assert_int_equal(read_byte(h.report[0]), 's');	/* the holder has it stopped at its exec */
 	assert_int_equal(proc_state(c.pid), 't');
-	kill(holder, SIGKILL);
-	assert_int_equal(waitpid(holder, &status, 0), holder);
+	kill(h.pid, SIGKILL);
 	assert_int_equal(child_exit(&c), 7);	/* the kernel let it go */
-	close(ready[0]);
-	close(ready[1]);
+	holder_end(&h);
 }
 
 int main(void)
