@@ -1,0 +1,245 @@
+/*
+ * Redirecting a labelled container before its command runs. Docker sends
+ * "start" only once the command runs; from "create" (or the death of a
+ * redirected container, which may restart) the agent looks for the
+ * container's process (early.c), holds it at its exec (hold.c), and
+ * attaches as soon as Docker has set up its netns, or at the exec at the
+ * latest.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "attach.h"
+#include "clock.h"
+#include "early.h"
+#include "fleet.h"
+
+#define EARLY_WINDOW_MS 30000	/* after that, its start event takes over */
+#define EARLY_SCAN_MS 10		/* how often /proc is searched for a created container's process */
+#define EARLY_SLOW_AFTER_MS 2000	/* created but not started yet (docker create, compose): */
+#define EARLY_SLOW_SCAN_MS 40		/* search less often; runc still takes longer than this */
+#define EARLY_BATCH_MAX 64	/* containers looked for in one pass over /proc */
+#define EARLY_PID_SLACK 500	/* PIDs handed out before we saw the create event */
+
+/* The pending container whose process is pid, or NULL. */
+static struct container *container_pending_by_pid(struct fleet *f, pid_t pid)
+{
+	for (size_t i = 0; i < f->containers.count; i++) {
+		struct container *c = &f->containers.items[i];
+
+		if (c->state == CONTAINER_PENDING && c->pid == pid)
+			return c;
+	}
+	return NULL;
+}
+
+/* A held process reached its exec: its command runs as soon as this returns. */
+static void prestart_at_exec(pid_t pid, void *arg)
+{
+	struct fleet *f = arg;
+	struct container *c = container_pending_by_pid(f, pid);
+
+	if (!c || !c->connected)
+		return;	/* not a netns of its own (or not known yet): left to its start event */
+	c->held = true;
+	/* Docker has finished with the netns: a failure is real, and the start event reports it */
+	container_attach(f, c, pid, &c->server, c->event_nano, true);
+}
+
+void prestart_reap(struct fleet *f)
+{
+	hold_reap(&f->holds, prestart_at_exec, f);
+}
+
+/* From now on, look for c's process, to attach before its command runs. */
+static void container_await(struct container *c, long long event_nano)
+{
+	pid_t last = early_last_pid();
+
+	c->state = CONTAINER_PENDING;
+	c->pid = 0;
+	c->shim_pid = 0;
+	c->held = false;
+	c->early = false;
+	c->connected = false;
+	c->event_nano = event_nano;
+	c->pending_since_ms = now_ms();
+	c->search_at_ms = 0;
+	c->after_pid = last > EARLY_PID_SLACK ? last - EARLY_PID_SLACK : 0;
+	/* its attach must be quick: load its programs now, while Docker sets it up */
+	redir_prepare();
+}
+
+/*
+ * A labelled container was created: look for its process until it starts,
+ * to attach before its command runs (its first query must not leak). A bad
+ * or refused label is left to the start event to report.
+ */
+void prestart_expect(struct fleet *f, const char *line, long len, const struct docker_event *ev)
+{
+	char value[DOCKER_LABEL_MAX], why[ATTACH_ERR_MAX];
+	struct dns_server server;
+	struct container *c;
+	size_t value_len;
+
+	if (f->cfg->early_attach == EARLY_ATTACH_OFF ||
+	    docker_event_label(line, len, f->cfg->label, value, sizeof(value), &value_len) != 1 ||
+	    server_parse(value, value_len, &server, why, sizeof(why)) ||
+	    !config_server_allowed(f->cfg, &server))
+		return;
+	c = containers_get(&f->containers, ev->id);
+	if (!c || c->state == CONTAINER_REDIRECTED)
+		return;
+	snprintf(c->name, sizeof(c->name), "%s", ev->name);
+	c->server = server;
+	container_await(c, ev->time_nano);
+}
+
+/*
+ * A redirected container died. A restart (docker restart, a restart policy)
+ * sends no create event, only start once the command runs: expect it now,
+ * until the container is destroyed or the wait runs out.
+ */
+void prestart_died(struct fleet *f, struct container *c, long long event_nano)
+{
+	bool expect_restart = c->state == CONTAINER_REDIRECTED && f->cfg->early_attach != EARLY_ATTACH_OFF;
+
+	if (!expect_restart) {
+		container_forget(f, c, "died");
+		return;
+	}
+	container_forget_log(c, "died");
+	hold_release(&f->holds, c->pid);
+	container_await(c, event_nano);
+}
+
+/* Holds a created container's process at its exec, unless ptrace is refused us. */
+static void container_hold(struct fleet *f, struct container *c)
+{
+	char srv[SERVER_STR_LEN];
+	struct log_subject subj;
+	int ret;
+
+	if (f->hold_refused)
+		return;
+	ret = hold_take(&f->holds, c->pid);
+	container_subject(c, &subj, srv, sizeof(srv));
+	log_debug(&subj, "event=found pid=%d shim=%d held=%s", c->pid, c->shim_pid,
+		  ret ? strerror(-ret) : "yes");
+	if (ret == -EPERM || ret == -ENOSYS) {
+		f->hold_refused = true;
+		log_warn(&subj, "event=hold-refused error=\"ptrace: %s\" note=\"needs CAP_SYS_PTRACE: "
+			 "a container's first lookups may reach dockerd before the redirect is attached\"",
+			 strerror(-ret));
+	}
+}
+
+/* Finds the shims of created containers that have none yet: one pass over /proc for all. */
+static void early_find(struct fleet *f)
+{
+	char ids[EARLY_BATCH_MAX][DOCKER_ID_LEN + 1];
+	const char *id_ptrs[EARLY_BATCH_MAX];
+	pid_t shims[EARLY_BATCH_MAX] = {}, after_pid = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->containers.count && n < EARLY_BATCH_MAX; i++) {
+		struct container *c = &f->containers.items[i];
+
+		if (c->state != CONTAINER_PENDING || c->shim_pid || now_ms() < c->search_at_ms)
+			continue;
+		if (!n || c->after_pid < after_pid)
+			after_pid = c->after_pid;
+		snprintf(ids[n], sizeof(ids[n]), "%s", c->id);
+		id_ptrs[n] = ids[n];
+		n++;
+	}
+	if (!n || early_find_shims(id_ptrs, n, after_pid, shims))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct container *c = containers_find(&f->containers, ids[i]);
+
+		if (c && shims[i])
+			c->shim_pid = shims[i];
+	}
+}
+
+/* One step for one created container: find its process, hold it, attach once Docker is done. */
+static void early_step(struct fleet *f, struct container *c, bool search)
+{
+	int ret;
+
+	if (!c->pid && c->shim_pid && search && kill(c->shim_pid, 0) < 0 && errno == ESRCH)
+		c->shim_pid = 0;	/* the shim of its last run (a restart), gone: look again */
+	if (!c->pid && c->shim_pid && search) {
+		c->pid = early_shim_init(c->shim_pid);
+		if (c->pid)
+			container_hold(f, c);
+	}
+	/*
+	 * Never before Docker has connected it to a network: until then, its
+	 * process may be in another container's netns (--network container:X).
+	 */
+	if (!c->pid || !c->connected)
+		return;
+	/* attached when it reaches its exec, unless it could not be held */
+	if (f->cfg->early_attach == EARLY_ATTACH_EXEC && hold_has(&f->holds, c->pid))
+		return;
+	/* the resolver starts last: until then, a look at one file is all it takes */
+	if (resolver_find(c->pid, &(struct resolver_ports){}) == -ENOENT)
+		return;
+	ret = container_attach(f, c, c->pid, &c->server, c->event_nano, true);
+	if (!ret)
+		redir_prepare();	/* for the next one in a burst */
+	else if (ret == -ESRCH || ret == -EEXIST)
+		container_drop(f, c);	/* gone, or host network */
+	/* else no resolver or no route yet: Docker is still setting it up */
+}
+
+/*
+ * Works on created containers until their process is found, held and, once
+ * Docker has set up the netns, redirected. Returns how many still wait.
+ */
+size_t prestart_poll(struct fleet *f)
+{
+	char ids[EARLY_BATCH_MAX][DOCKER_ID_LEN + 1];
+	bool search[EARLY_BATCH_MAX];
+	size_t n = 0, waiting = 0;
+	long long now = now_ms();
+
+	for (size_t i = f->containers.count; i-- > 0;) {
+		struct container *c = &f->containers.items[i];
+
+		if (c->state != CONTAINER_PENDING)
+			continue;
+		if (now - c->pending_since_ms > EARLY_WINDOW_MS) {
+			container_drop(f, c);	/* its start event takes over */
+			continue;
+		}
+		if (n == EARLY_BATCH_MAX) {
+			waiting++;	/* the rest at the next tick */
+			continue;
+		}
+		snprintf(ids[n], sizeof(ids[0]), "%s", c->id);
+		search[n++] = now >= c->search_at_ms;
+	}
+	if (!n)
+		return waiting;
+	/* searching /proc costs more than the rest: every EARLY_SCAN_MS, not every tick */
+	early_find(f);
+	/* attaching moves entries of the table: act through ids, not pointers */
+	for (size_t i = 0; i < n; i++) {
+		struct container *c = containers_find(&f->containers, ids[i]);
+
+		if (!c || c->state != CONTAINER_PENDING)
+			continue;
+		if (search[i])
+			c->search_at_ms = now + (now - c->pending_since_ms < EARLY_SLOW_AFTER_MS ?
+						 EARLY_SCAN_MS : EARLY_SLOW_SCAN_MS);
+		early_step(f, c, search[i]);
+		c = containers_find(&f->containers, ids[i]);
+		waiting += c && c->state == CONTAINER_PENDING;
+	}
+	return waiting;
+}
