@@ -3,7 +3,7 @@
 #   docker build -t dnsredir-agent .
 #   docker run -d --name dnsredir-agent --restart unless-stopped \
 #     --cap-drop ALL --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
-#     --security-opt systempaths=unconfined --security-opt apparmor=unconfined \
+#     --security-opt apparmor=unconfined \
 #     --security-opt no-new-privileges --pid=host --network none --read-only \
 #     -v /var/run/docker.sock:/var/run/docker.sock dnsredir-agent
 #
@@ -14,10 +14,9 @@
 #                setns/bpf once it is granted, so seccomp can stay on
 #   NET_ADMIN    tc clsact/filters over netlink, SCHED_CLS program load
 #   SYS_PTRACE   open /proc/PID/ns/net of processes holding capabilities the
-#                agent lacks
-#   systempaths=unconfined  /proc/sys is read-only in containers; the agent
-#                writes net/ipv4/conf/lo/route_localnet in each container netns
-#   apparmor=unconfined     docker-default denies those /proc/sys writes
+#                agent lacks; hold a created container's process at its exec
+#   apparmor=unconfined     docker-default limits ptrace to its own peers
+#                (hosts with AppArmor)
 #   --pid=host   the PIDs Docker reports are host PIDs
 #   docker.sock  the Docker API (whoever holds it is root on the host anyway)
 # On hosts where it works, --privileged instead of the capability and

@@ -10,13 +10,13 @@
  * other tools' filters, and an empty one costs nothing.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "devconf.h"
 #include "dnsredir.skel.h"
 #include "redir.h"
 
@@ -219,27 +219,6 @@ static int filters_remove(int keep_ifindex, bool with_query)
 }
 
 /*
- * A restored reply enters lo from tc without a route attached, so the kernel
- * routes it like any received packet and, by default, drops 127.0.0.0/8
- * sources as martians. route_localnet on lo lets it through; only packets
- * injected on lo are affected, and those come from this host anyway. The
- * write goes to the netns of the calling thread.
- */
-static int lo_localnet_enable(void)
-{
-	static const char path[] = "/proc/sys/net/ipv4/conf/lo/route_localnet";
-	int fd, err = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "1", 1) != 1)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-/*
  * A loaded pair kept ready: loading and verifying takes milliseconds, which a
  * container that is about to start does not have. Programs do not belong to
  * a netns, so it can be loaded anywhere, ahead of time.
@@ -296,7 +275,14 @@ int redir_attach(const struct redir_spec *spec)
 	bool had_query;
 	int err;
 
-	err = lo_localnet_enable();
+	/*
+	 * A restored reply enters lo from tc without a route attached, so the
+	 * kernel routes it like any received packet and, by default, drops
+	 * 127.0.0.0/8 sources as martians. route_localnet on lo lets it
+	 * through; only packets injected on lo are affected, and those come
+	 * from this host anyway.
+	 */
+	err = devconf_route_localnet(spec->lo_ifindex);
 	if (err)
 		return err;
 	config_from_spec(spec, &want);

@@ -20,13 +20,12 @@ AGENT_RUN_FLAGS=(
 	# tc qdisc/filter changes over netlink, and loading a SCHED_CLS program
 	--cap-add NET_ADMIN
 	# open /proc/PID/ns/net of processes whose capabilities are not a subset of
-	# the agent's (every container's default set, once ALL is dropped)
+	# the agent's (every container's default set, once ALL is dropped), and
+	# hold a created container's process at its exec (ptrace)
 	--cap-add SYS_PTRACE
-	# /proc/sys is a read-only mount in containers: the agent writes
-	# /proc/sys/net/ipv4/conf/lo/route_localnet inside each container netns
-	--security-opt systempaths=unconfined
-	# AppArmor's docker-default profile denies those /proc/sys writes and mount
-	# ops; harmless where AppArmor is off (as on the machine this was measured on)
+	# AppArmor's docker-default profile limits ptrace to its own peers (runc's
+	# init is not one); harmless where AppArmor is off (as on the machine this
+	# was measured on, so its need is not measured here)
 	--security-opt apparmor=unconfined
 	# State.Pid is a host PID: /proc/PID/ns/net and pidfd_open() need the host's PID namespace
 	--pid=host
