@@ -30,7 +30,7 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
-#define HEALTHY_MS 30000	/* connected this long: the next failure starts over */
+#define HEALTHY_MS 1000	/* connected this long: the next failure starts over */
 #define SUBSCRIBE_WAIT_MS 3000
 #define IDLE_WAIT_MS (3600 * 1000)	/* resync off: wake hourly, for nothing but the wait itself */
 
@@ -44,6 +44,7 @@ struct agent {
 	struct docker docker;
 	struct fleet fleet;
 	long long last_event_sec;	/* replayed with since= after a reconnect */
+	long long connected_ms;		/* when the last session got connected; 0: it did not */
 	int sigfd;
 	bool stop;
 	bool reload;
@@ -282,6 +283,7 @@ static int session(struct agent *a, const char *why)
 		docker_events_close(&a->docker);
 		return ret;
 	}
+	a->connected_ms = now_ms();
 	log_info(NULL, "event=connected socket=%s api=%s label=%s", a->cfg.docker_host,
 		 a->docker.api_version, a->cfg.label);
 	fleet_resync(&a->fleet, why);
@@ -361,7 +363,6 @@ int agent_main(int argc, char **argv)
 	a.fleet.cfg = &a.cfg;
 	a.fleet.docker = &a.docker;
 	char err[CONFIG_ERR_MAX];
-	long long connected_at;
 	int backoff = 0, ret;
 	const char *why = "start";
 
@@ -385,7 +386,7 @@ int agent_main(int argc, char **argv)
 		 config_early_attach_name(a.cfg.early_attach), a.cfg.detach_on_exit ? "true" : "false");
 
 	while (!a.stop) {
-		connected_at = now_ms();
+		a.connected_ms = 0;
 		ret = session(&a, why);
 		if (a.stop)
 			break;
@@ -398,7 +399,12 @@ int agent_main(int argc, char **argv)
 			why = "reload";
 			continue;
 		}
-		if (now_ms() - connected_at > HEALTHY_MS)
+		/*
+		 * A dockerd that was there (a restart, an upgrade) is retried at
+		 * once; one that keeps failing, or dropping us as soon as we are
+		 * in, is retried less and less often.
+		 */
+		if (a.connected_ms && now_ms() - a.connected_ms >= HEALTHY_MS)
 			backoff = 0;
 		backoff = backoff_next(backoff);
 		log_info(NULL, "event=reconnecting in_ms=%d", backoff);
