@@ -27,10 +27,12 @@ static void one_line(const uint8_t *p, size_t n)
 	CHECK(line);
 	memcpy(line, p, n);
 	if (docker_event_parse(line, n, &ev) == 0) {
-		CHECK(strlen(ev.id) == DOCKER_ID_LEN);
-		CHECK(docker_id_valid(ev.id));
+		/* a network event other than connect names no container; anything else one valid id */
+		CHECK(ev.id[0] || ev.action == DOCKER_ACTION_OTHER);
+		CHECK(!ev.id[0] || (strlen(ev.id) == DOCKER_ID_LEN && docker_id_valid(ev.id)));
 		CHECK(memchr(ev.name, '\0', sizeof(ev.name)));
-		CHECK(ev.action >= DOCKER_ACTION_OTHER && ev.action <= DOCKER_ACTION_DESTROY);
+		CHECK(ev.action >= DOCKER_ACTION_OTHER && ev.action <= DOCKER_ACTION_CONNECT);
+		CHECK(ev.action != DOCKER_ACTION_CONNECT || !ev.name[0]);
 	} else {
 		/* a refusal leaves nothing half-filled behind */
 		CHECK(ev.id[0] == '\0');
