@@ -284,7 +284,8 @@ static int session(struct agent *a, const char *why)
 		return ret;
 	}
 	a->connected_ms = now_ms();
-	log_info(NULL, "event=connected socket=%s api=%s label=%s", a->cfg.docker_host,
+	log_info(NULL, "event=connected socket=%s%s%s api=%s label=%s", a->cfg.docker_host,
+		 a->docker.socket_via[0] ? " via=" : "", a->docker.socket_via,
 		 a->docker.api_version, a->cfg.label);
 	fleet_resync(&a->fleet, why);
 	next_resync = now_ms() + a->cfg.resync_interval * 1000LL;

@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "docker.h"
 
@@ -81,10 +86,61 @@ static void easy_common(struct docker *d, CURL *easy)
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
 }
 
+/*
+ * The socket file bind-mounted into the agent's container (-v
+ * /var/run/docker.sock:...) keeps naming the socket dockerd had when the
+ * container started: a dockerd restarted under it (live-restore keeps the
+ * agent running) listens on a new one. With --pid=host the host's file is in
+ * reach from the root of a process on the host: our parent (the container's
+ * shim, which live-restore keeps too), else init. The path is resolved with
+ * that root as "/" (openat2 RESOLVE_IN_ROOT: /var/run is an absolute
+ * symlink, which a plain walk would follow into our own root), and the
+ * socket reached through the O_PATH fd's /proc/self/fd link. Returns the fd
+ * of the host's socket when it is another than ours, else -1.
+ */
+static int host_socket_open(const char *path, char *via, size_t via_size)
+{
+	pid_t hosts[] = { getppid(), 1 };
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	struct stat mine, host;
+	bool have_mine = stat(path, &mine) == 0;
+
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		char root_path[64];
+		int root, fd;
+
+		snprintf(root_path, sizeof(root_path), "/proc/%d/root", hosts[i]);
+		root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root < 0)
+			continue;
+		fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+		close(root);
+		if (fd < 0)
+			continue;
+		if (!fstat(fd, &host) && S_ISSOCK(host.st_mode) &&
+		    (!have_mine || mine.st_ino != host.st_ino || mine.st_dev != host.st_dev)) {
+			snprintf(via, via_size, "%s", root_path);
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+static void host_socket_close(struct docker *d)
+{
+	if (d->host_socket_fd >= 0)
+		close(d->host_socket_fd);
+	d->host_socket_fd = -1;
+	d->socket_via[0] = '\0';
+}
+
 int docker_init(struct docker *d, const char *socket_path)
 {
 	memset(d, 0, sizeof(*d));
+	snprintf(d->configured_path, sizeof(d->configured_path), "%s", socket_path);
 	snprintf(d->socket_path, sizeof(d->socket_path), "%s", socket_path);
+	d->host_socket_fd = -1;
 	linebuf_init(&d->lines, DOCKER_EVENT_LINE_MAX);
 	d->easy = curl_easy_init();
 	d->multi = curl_multi_init();
@@ -98,6 +154,7 @@ int docker_init(struct docker *d, const char *socket_path)
 void docker_fini(struct docker *d)
 {
 	docker_events_close(d);
+	host_socket_close(d);
 	if (d->multi)
 		curl_multi_cleanup(d->multi);
 	if (d->easy)
@@ -130,7 +187,7 @@ static int request(struct docker *d, const char *url, struct body *b, long *stat
 	return 0;
 }
 
-int docker_ping(struct docker *d, char *err, size_t err_size)
+static int ping(struct docker *d, char *err, size_t err_size)
 {
 	struct body b = {};
 	long status = 0;
@@ -150,6 +207,27 @@ int docker_ping(struct docker *d, char *err, size_t err_size)
 		return -EPROTO;
 	}
 	return 0;
+}
+
+int docker_ping(struct docker *d, char *err, size_t err_size)
+{
+	int ret;
+
+	host_socket_close(d);
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s", d->configured_path);
+	ret = ping(d, err, err_size);
+	if (ret != -ECONNREFUSED)
+		return ret;
+	d->host_socket_fd = host_socket_open(d->configured_path, d->socket_via, sizeof(d->socket_via));
+	if (d->host_socket_fd < 0)
+		return ret;
+	snprintf(d->socket_path, sizeof(d->socket_path), "/proc/self/fd/%d", d->host_socket_fd);
+	if (!ping(d, err, err_size))
+		return 0;
+	/* the first failure says more: it is about the path the user gave */
+	host_socket_close(d);
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s", d->configured_path);
+	return ping(d, err, err_size);
 }
 
 int docker_get(struct docker *d, const char *path, char **body, size_t *len, long *status,

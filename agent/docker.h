@@ -13,7 +13,10 @@
 #define DOCKER_BODY_MAX (8 * 1024 * 1024)
 
 struct docker {
-	char socket_path[256];
+	char configured_path[256];
+	char socket_path[256];	/* in use: the configured one, or the host's (see docker.c) */
+	int host_socket_fd;	/* O_PATH fd of the host's socket when that is in use, else -1 */
+	char socket_via[64];	/* then the root it was found from ("/proc/PID/root"), else "" */
 	char api_version[16];	/* negotiated from /_ping, e.g. "1.41" */
 	CURL *easy;		/* reused for requests: keeps the connection */
 	CURLM *multi;
@@ -26,7 +29,10 @@ struct docker {
 int docker_init(struct docker *d, const char *socket_path);
 void docker_fini(struct docker *d);
 
-/* GET /_ping: checks dockerd answers and takes its API version. */
+/*
+ * GET /_ping: checks dockerd answers and takes its API version. Chooses the
+ * socket the next requests use (see docker.c).
+ */
 int docker_ping(struct docker *d, char *err, size_t err_size);
 
 /*

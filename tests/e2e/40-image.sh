@@ -3,7 +3,8 @@
 # locally with debootstrap when it is missing, and kept as a cache), run with
 # the documented least-privilege flags (tests/lib/image.sh), it redirects a
 # labelled container found by the initial sync and one started later, the
-# first lookup of containers that look a name up at once, and
+# first lookup of containers that look a name up at once, a dockerd restart
+# under the agent's container, and
 # `docker stop` leaves the redirects in place.
 #
 # Left behind on purpose, as caches: debian:bookworm-slim and the
@@ -89,8 +90,18 @@ expect_answer "dr${RUN_ID}-late" "$UPSTREAM_ANSWER" "redirected on start"
 # seccomp profile and the documented capabilities.
 read -r up decoy other < <(first_lookups 10 --label "$LABEL_KEY=$UPSTREAM_ADDR")
 assert_eq "10 0 0" "$up $decoy $other" "first lookups of 10 containers (upstream, dockerd, other)"
+# dockerd restarted under the agent's container (live-restore keeps it running):
+# the socket file mounted into it is dockerd's old one; the agent must find the new.
+dockerd_restart
+wait_log 30 'event=connected .* via=/proc/[0-9]+/root' ||
+	fail "the agent in its container did not reconnect after a dockerd restart: $(tail -n 5 "$AGENT_LOG")"
+pass "after a dockerd restart the agent reconnected, through the host's socket ($(grep -o 'via=[^ ]*' "$AGENT_LOG" | tail -1))"
+run_container "dr${RUN_ID}-after" --label "$LABEL_KEY=$UPSTREAM_ADDR"
+expect_log "container=dr${RUN_ID}-after .*event=attached" "a container started after the dockerd restart is attached"
+expect_answer "dr${RUN_ID}-after" "$UPSTREAM_ANSWER" "redirected after the dockerd restart"
 agent_log_copy
-if grep -Eq 'level=(warn|error)' "$AGENT_LOG"; then
+# dockerd's restart was logged as warnings; none other is expected
+if grep -E 'level=(warn|error)' "$AGENT_LOG" | grep -Evq 'event=(docker-unavailable|disconnected)'; then
 	cat "$AGENT_LOG" >&2
 	fail "the agent in the container logged warnings or errors"
 fi
