@@ -11,7 +11,9 @@ for f in usr/local/bin/dnsredir-agent etc/dnsredir/dnsredir.conf lib/systemd/sys
 	[ -e "$root/$f" ] || fail "make install did not install /$f"
 	pass "installed /$f"
 done
-"$root/usr/local/bin/dnsredir-agent" --help | grep -q 'dnsredir-agent attach' || fail "installed binary has no --help"
+# whole output first: grep -q would close the pipe early, and the binary die of SIGPIPE
+help=$("$root/usr/local/bin/dnsredir-agent" --help 2>&1) || fail "installed binary: --help failed: $help"
+[[ $help == *'dnsredir-agent attach'* ]] || fail "installed binary has no --help: $help"
 
 # verify looks for the ExecStart binary on this system: point it at the installed one
 unit=$TEST_TMP/dnsredir-agent.service
