@@ -5,6 +5,7 @@
  * early. Its real parent (runc, then containerd's shim) sees nothing of it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -12,6 +13,23 @@
 
 #include "early.h"
 #include "hold.h"
+
+/* Whether another tracer (a debugger, strace -f on runc) has pid already. */
+static bool traced(pid_t pid)
+{
+	char path[64], line[128];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "TracerPid:", 10) && strtol(line + 10, NULL, 10) != 0;
+	fclose(f);
+	return found;
+}
 
 static struct hold *hold_find(const struct hold_table *t, pid_t pid)
 {
@@ -49,7 +67,7 @@ int hold_take(struct hold_table *t, pid_t pid)
 		t->cap = cap;
 	}
 	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)PTRACE_O_TRACEEXEC) < 0)
-		return -errno;
+		return errno == EPERM && traced(pid) ? -EBUSY : -errno;
 	h = &t->items[t->count++];
 	*h = (struct hold){ .pid = pid };
 	/* it may have exec'd between the check and the seize: then no exec stop comes */

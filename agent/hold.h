@@ -31,8 +31,8 @@ struct hold_table {
 /*
  * Holds pid, which must still be runc's init (not yet the container's
  * command). Returns 0, -ESTALE if it already runs the command (too late to
- * hold), -ENOMEM, or ptrace's -errno (EPERM: no CAP_SYS_PTRACE, or someone
- * else traces it).
+ * hold), -EBUSY if another tracer has it, -ENOMEM, or ptrace's -errno
+ * (EPERM: no CAP_SYS_PTRACE).
  */
 int hold_take(struct hold_table *t, pid_t pid);
 

@@ -332,6 +332,23 @@ static void exit_before_exec_ends_the_hold(void **state)
 	holder_end(&h);
 }
 
+static void another_tracer_is_not_a_refusal(void **state)
+{
+	struct child c = child_start(EARLY_RUNC_INIT_COMM);
+	struct holder h = holder_start(&c, nothing_at_exec);
+	struct hold_table t = {};
+
+	assert_int_equal(read_byte(h.report[0]), 'h');
+	/* EBUSY: this process only; EPERM would mean ptrace is refused to us at all */
+	assert_int_equal(hold_take(&t, c.pid), -EBUSY);
+	assert_int_equal(t.count, 0);
+	child_go(&c);
+	assert_int_equal(read_byte(h.report[0]), 'e');
+	assert_int_equal(child_exit(&c), 7);
+	holder_end(&h);
+	hold_free(&t);
+}
+
 static void die_at_exec(pid_t pid, void *arg)
 {
 	(void)!write(*(int *)arg, "s", 1);
@@ -360,6 +377,7 @@ int main(void)
 		cmocka_unit_test(release_lets_it_go_untouched),
 		cmocka_unit_test(signals_reach_the_held_process),
 		cmocka_unit_test(exit_before_exec_ends_the_hold),
+		cmocka_unit_test(another_tracer_is_not_a_refusal),
 		cmocka_unit_test(a_dead_holder_leaves_it_running),
 	};
 
