@@ -14,7 +14,8 @@ enum container_state {
 	CONTAINER_REDIRECTED,
 	CONTAINER_SKIPPED,	/* refused for a reason that needs a change to the container */
 	CONTAINER_FAILED,	/* attaching failed; retried at the next resync */
-	CONTAINER_PENDING,	/* created, not started: its process is being looked for */
+	CONTAINER_PENDING,	/* being started: its process is being looked for */
+	CONTAINER_STOPPED,	/* labelled, not running (created, or died): waits for its next start */
 };
 
 struct container {
@@ -25,14 +26,13 @@ struct container {
 	pid_t pid;
 	char reason[512];		/* last reason logged, so a resync does not repeat it */
 	unsigned long generation;	/* last resync that saw it running */
-	long long event_nano;		/* PENDING: its create event's time */
-	long long pending_since_ms;	/* PENDING: when its create event was handled */
+	long long event_nano;		/* PENDING, STOPPED: its create event's time, else 0 */
+	long long pending_since_ms;	/* PENDING: when its start began (its network connect) */
 	long long search_at_ms;		/* PENDING: next look for its processes */
 	pid_t after_pid;		/* PENDING: its processes have higher PIDs */
 	pid_t shim_pid;			/* PENDING: its containerd shim, once found */
 	bool held;			/* PENDING: stopped at its exec until attached */
 	bool early;			/* REDIRECTED before its start event */
-	bool connected;			/* PENDING: Docker gave it a network endpoint of its own */
 };
 
 struct container_table {

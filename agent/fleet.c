@@ -253,8 +253,8 @@ int fleet_resync(struct fleet *f, const char *why)
 	for (size_t i = f->containers.count; i-- > 0;) {
 		struct container *c = &f->containers.items[i];
 
-		if (c->state == CONTAINER_PENDING)
-			continue;
+		if (c->state == CONTAINER_PENDING || c->state == CONTAINER_STOPPED)
+			continue;	/* not running (yet): the list has running ones only */
 		if (c->generation != f->generation) {
 			container_forget(f, c, "not running");
 			continue;
@@ -302,17 +302,16 @@ long long fleet_event(struct fleet *f, const char *line, long len)
 			container_sync(f, ev.id, ev.time_nano);
 		break;
 	case DOCKER_ACTION_CONNECT:
-		/* an endpoint of its own: the netns its process is in is its own too */
 		c = containers_find(&f->containers, ev.id);
-		if (c && c->state == CONTAINER_PENDING)
-			c->connected = true;
+		if (c)
+			prestart_connected(f, c, ev.time_nano);
 		break;
 	case DOCKER_ACTION_DIE:
 	case DOCKER_ACTION_DESTROY:
 		/* the kernel drops the filters with the netns: only our state goes */
 		c = containers_find(&f->containers, ev.id);
 		if (c && ev.action == DOCKER_ACTION_DIE)
-			prestart_died(f, c, ev.time_nano);
+			prestart_died(f, c);
 		else if (c)
 			container_forget(f, c, "destroyed");
 		break;

@@ -50,6 +50,7 @@ void container_drop(struct fleet *f, struct container *c);
 void container_forget_log(struct container *c, const char *why);
 void container_forget(struct fleet *f, struct container *c, const char *why);
 void prestart_expect(struct fleet *f, const char *line, long len, const struct docker_event *ev);
-void prestart_died(struct fleet *f, struct container *c, long long event_nano);
+void prestart_connected(struct fleet *f, struct container *c, long long event_nano);
+void prestart_died(struct fleet *f, struct container *c);
 
 #endif

@@ -1,10 +1,14 @@
 /*
  * Redirecting a labelled container before its command runs. Docker sends
- * "start" only once the command runs; from "create" (or the death of a
- * redirected container, which may restart) the agent looks for the
- * container's process (early.c), holds it at its exec (hold.c), and
- * attaches as soon as Docker has set up its netns, or at the exec at the
- * latest.
+ * "start" only once the command runs, but connects the container to its
+ * networks before it creates the container's process, and says so: from
+ * that network "connect" event (for a container known to be labelled, from
+ * its create event or an earlier life) the agent looks for the container's
+ * process (early.c), holds it at its exec (hold.c), and attaches as soon as
+ * Docker has set up its netns, or at the exec at the latest. A "connect" is
+ * never sent for a container that shares another's netns (--network
+ * container:X), nor for host or none networks: a netns attached to early is
+ * always the container's own.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,8 +21,8 @@
 #include "fleet.h"
 
 #define EARLY_WINDOW_MS 30000	/* after that, its start event takes over */
-#define EARLY_SCAN_MS 10		/* how often /proc is searched for a created container's process */
-#define EARLY_SLOW_AFTER_MS 2000	/* created but not started yet (docker create, compose): */
+#define EARLY_SCAN_MS 10		/* how often /proc is searched for a starting container's process */
+#define EARLY_SLOW_AFTER_MS 2000	/* a start this slow (a loaded host, a big burst): */
 #define EARLY_SLOW_SCAN_MS 40		/* search less often; runc still takes longer than this */
 #define EARLY_BATCH_MAX 64	/* containers looked for in one pass over /proc */
 #define EARLY_PID_SLACK 500	/* PIDs handed out before we saw the create event */
@@ -41,8 +45,8 @@ static void prestart_at_exec(pid_t pid, void *arg)
 	struct fleet *f = arg;
 	struct container *c = container_pending_by_pid(f, pid);
 
-	if (!c || !c->connected)
-		return;	/* not a netns of its own (or not known yet): left to its start event */
+	if (!c)
+		return;
 	c->held = true;
 	/* Docker has finished with the netns: a failure is real, and the start event reports it */
 	container_attach(f, c, pid, &c->server, c->event_nano, true);
@@ -53,7 +57,7 @@ void prestart_reap(struct fleet *f)
 	hold_reap(&f->holds, prestart_at_exec, f);
 }
 
-/* From now on, look for c's process, to attach before its command runs. */
+/* c is being started: look for its process, to attach before its command runs. */
 static void container_await(struct container *c, long long event_nano)
 {
 	pid_t last = early_last_pid();
@@ -63,8 +67,8 @@ static void container_await(struct container *c, long long event_nano)
 	c->shim_pid = 0;
 	c->held = false;
 	c->early = false;
-	c->connected = false;
-	c->event_nano = event_nano;
+	if (!c->event_nano)
+		c->event_nano = event_nano;
 	c->pending_since_ms = now_ms();
 	c->search_at_ms = 0;
 	c->after_pid = last > EARLY_PID_SLACK ? last - EARLY_PID_SLACK : 0;
@@ -72,10 +76,22 @@ static void container_await(struct container *c, long long event_nano)
 	redir_prepare();
 }
 
+/* c is labelled and not running: nothing to do until its next start. */
+static void container_stopped(struct fleet *f, struct container *c)
+{
+	if (c->pid)
+		hold_release(&f->holds, c->pid);
+	c->state = CONTAINER_STOPPED;
+	c->pid = 0;
+	c->held = false;
+	c->early = false;
+	c->event_nano = 0;
+}
+
 /*
- * A labelled container was created: look for its process until it starts,
- * to attach before its command runs (its first query must not leak). A bad
- * or refused label is left to the start event to report.
+ * A labelled container was created: remember it (its create event carries
+ * the labels, its network connect will not). A bad or refused label is left
+ * to the start event to report.
  */
 void prestart_expect(struct fleet *f, const char *line, long len, const struct docker_event *ev)
 {
@@ -94,25 +110,33 @@ void prestart_expect(struct fleet *f, const char *line, long len, const struct d
 		return;
 	snprintf(c->name, sizeof(c->name), "%s", ev->name);
 	c->server = server;
-	container_await(c, ev->time_nano);
+	container_stopped(f, c);
+	c->event_nano = ev->time_nano;	/* since_event_us of an early attach counts from create */
+}
+
+/* Docker connected a container to a network of its own: its start has begun. */
+void prestart_connected(struct fleet *f, struct container *c, long long event_nano)
+{
+	if (c->state == CONTAINER_STOPPED && f->cfg->early_attach != EARLY_ATTACH_OFF)
+		container_await(c, event_nano);
 }
 
 /*
- * A redirected container died. A restart (docker restart, a restart policy)
- * sends no create event, only start once the command runs: expect it now,
- * until the container is destroyed or the wait runs out.
+ * A labelled container died. A restart (docker restart, a restart policy,
+ * docker start later) sends no create event: keep it, to catch its next
+ * start by its network connect.
  */
-void prestart_died(struct fleet *f, struct container *c, long long event_nano)
+void prestart_died(struct fleet *f, struct container *c)
 {
-	bool expect_restart = c->state == CONTAINER_REDIRECTED && f->cfg->early_attach != EARLY_ATTACH_OFF;
+	bool keep = (c->state == CONTAINER_REDIRECTED || c->state == CONTAINER_PENDING ||
+		     c->state == CONTAINER_STOPPED) && f->cfg->early_attach != EARLY_ATTACH_OFF;
 
-	if (!expect_restart) {
+	if (!keep) {
 		container_forget(f, c, "died");
 		return;
 	}
 	container_forget_log(c, "died");
-	hold_release(&f->holds, c->pid);
-	container_await(c, event_nano);
+	container_stopped(f, c);
 }
 
 /* Holds a created container's process at its exec, unless ptrace is refused us. */
@@ -177,11 +201,7 @@ static void early_step(struct fleet *f, struct container *c, bool search)
 		if (c->pid)
 			container_hold(f, c);
 	}
-	/*
-	 * Never before Docker has connected it to a network: until then, its
-	 * process may be in another container's netns (--network container:X).
-	 */
-	if (!c->pid || !c->connected)
+	if (!c->pid)
 		return;
 	/* attached when it reaches its exec, unless it could not be held */
 	if (f->cfg->early_attach == EARLY_ATTACH_EXEC && hold_has(&f->holds, c->pid))
@@ -214,7 +234,7 @@ size_t prestart_poll(struct fleet *f)
 		if (c->state != CONTAINER_PENDING)
 			continue;
 		if (now - c->pending_since_ms > EARLY_WINDOW_MS) {
-			container_drop(f, c);	/* its start event takes over */
+			container_stopped(f, c);	/* its start event takes over */
 			continue;
 		}
 		if (n == EARLY_BATCH_MAX) {

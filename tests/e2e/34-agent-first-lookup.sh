@@ -5,8 +5,8 @@
 # at its exec until it is. Counted over many containers (the machine is
 # noisy) and printed; without early attach none gets it (0 of 30 measured).
 #
-# Restarts (a restart policy, docker restart) send no create event: their
-# first lookups are checked too. In --early-attach exec mode every container
+# Restarts (a restart policy, docker restart, docker start of a stopped or
+# created container) send no create event: their first lookups are checked too. In --early-attach exec mode every container
 # waits at its exec and is attached there (the hold itself, exercised every
 # time). And an agent killed while it holds a container does not wedge it:
 # the kernel lets it go. Early attach never lands in another container's
@@ -63,6 +63,17 @@ wait_until 10 looked_up "$name" 1 || true
 docker restart -t 0 "$name" >/dev/null
 wait_until 10 looked_up "$name" 2 || true
 assert_eq "2 0" "$(answers "$name")" "first lookups before and after docker restart (upstream, dockerd)"
+# docker create, then docker start (twice: the second start of a stopped container)
+name=dr${RUN_ID}-created
+cleanup_add docker rm -f "$name"
+docker create --name "$name" --network "$NET" --dns "$DECOY_ADDR" --label "dnsredir.test=$RUN_ID" "${LABEL[@]}" \
+	"$IMAGE" nslookup -type=a "$DNS_NAME" >/dev/null
+sleep 2
+for run in 1 2; do
+	out=$(docker start -a "$name" 2>&1) || true
+	[[ $out == *"$UPSTREAM_ANSWER"* ]] || fail "docker start #$run of a created container: first lookup got: $out"
+done
+pass "docker create, then docker start twice: each run's first lookup redirected"
 
 # --- never another container's netns: B shares A's network (--network container:A)
 # and carries the label; A has none and must stay untouched
