@@ -311,7 +311,7 @@ long long fleet_event(struct fleet *f, const char *line, long len)
 		/* the kernel drops the filters with the netns: only our state goes */
 		c = containers_find(&f->containers, ev.id);
 		if (c && ev.action == DOCKER_ACTION_DIE)
-			prestart_died(f, c);
+			prestart_died(f, c, ev.name);
 		else if (c)
 			container_forget(f, c, "destroyed");
 		break;

@@ -18,13 +18,13 @@
 #include "hold.h"
 #include "log.h"
 
-#define PRESTART_POLL_MS 5	/* while a created container waits for Docker to set it up */
+#define PRESTART_POLL_MS 5	/* while a starting container waits for Docker to set it up */
 
 struct fleet {
 	const struct config *cfg;	/* the agent's: a reload shows through */
 	struct docker *docker;
 	struct container_table containers;
-	struct hold_table holds;	/* created containers' processes held at exec */
+	struct hold_table holds;	/* starting containers' processes held at exec */
 	bool hold_refused;		/* ptrace refused once: said so, do not retry */
 	unsigned long generation;	/* resyncs so far */
 };
@@ -39,7 +39,7 @@ void fleet_free(struct fleet *f);
 
 /* prestart.c: collects what happened to held processes (call on SIGCHLD). */
 void prestart_reap(struct fleet *f);
-/* prestart.c: works on created containers; returns how many still wait. */
+/* prestart.c: works on starting containers; returns how many still wait. */
 size_t prestart_poll(struct fleet *f);
 
 /* Between fleet.c and prestart.c. */
@@ -51,6 +51,6 @@ void container_forget_log(struct container *c, const char *why);
 void container_forget(struct fleet *f, struct container *c, const char *why);
 void prestart_expect(struct fleet *f, const char *line, long len, const struct docker_event *ev);
 void prestart_connected(struct fleet *f, struct container *c, long long event_nano);
-void prestart_died(struct fleet *f, struct container *c);
+void prestart_died(struct fleet *f, struct container *c, const char *name);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * Holding a created container's process at the exec of its command, until
+ * Holding a starting container's process at the exec of its command, until
  * its redirect is in place: the last line of defence for "the very first
  * query is already redirected" when attaching during creation was too slow.
  *

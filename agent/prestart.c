@@ -126,7 +126,7 @@ void prestart_connected(struct fleet *f, struct container *c, long long event_na
  * docker start later) sends no create event: keep it, to catch its next
  * start by its network connect.
  */
-void prestart_died(struct fleet *f, struct container *c)
+void prestart_died(struct fleet *f, struct container *c, const char *name)
 {
 	bool keep = (c->state == CONTAINER_REDIRECTED || c->state == CONTAINER_PENDING ||
 		     c->state == CONTAINER_STOPPED) && f->cfg->early_attach != EARLY_ATTACH_OFF;
@@ -137,9 +137,11 @@ void prestart_died(struct fleet *f, struct container *c)
 	}
 	container_forget_log(c, "died");
 	container_stopped(f, c);
+	if (name[0])
+		snprintf(c->name, sizeof(c->name), "%s", name);	/* it may have been renamed */
 }
 
-/* Holds a created container's process at its exec, unless ptrace is refused us. */
+/* Holds a starting container's process at its exec, unless ptrace is refused us. */
 static void container_hold(struct fleet *f, struct container *c)
 {
 	char srv[SERVER_STR_LEN];
@@ -160,7 +162,7 @@ static void container_hold(struct fleet *f, struct container *c)
 	}
 }
 
-/* Finds the shims of created containers that have none yet: one pass over /proc for all. */
+/* Finds the shims of starting containers that have none yet: one pass over /proc for all. */
 static void early_find(struct fleet *f)
 {
 	char ids[EARLY_BATCH_MAX][DOCKER_ID_LEN + 1];
@@ -189,7 +191,7 @@ static void early_find(struct fleet *f)
 	}
 }
 
-/* One step for one created container: find its process, hold it, attach once Docker is done. */
+/* One step for one starting container: find its process, hold it, attach once Docker is done. */
 static void early_step(struct fleet *f, struct container *c, bool search)
 {
 	int ret;
@@ -218,7 +220,7 @@ static void early_step(struct fleet *f, struct container *c, bool search)
 }
 
 /*
- * Works on created containers until their process is found, held and, once
+ * Works on starting containers until their process is found, held and, once
  * Docker has set up the netns, redirected. Returns how many still wait.
  */
 size_t prestart_poll(struct fleet *f)
