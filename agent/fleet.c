@@ -175,6 +175,10 @@ static void container_sync(struct fleet *f, const char *id, long long event_nano
 	}
 	free(body);
 
+	if (c && !info.running && info.has_label) {
+		prestart_died(f, c, info.name);	/* gone again already: kept for its next start */
+		return;
+	}
 	if (!info.running || !info.has_label || !info.pid) {
 		if (c)
 			container_forget(f, c, info.running ? "label gone" : "stopped");
