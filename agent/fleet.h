@@ -18,7 +18,7 @@
 #include "hold.h"
 #include "log.h"
 
-#define PRESTART_POLL_MS 5	/* while a starting container waits for Docker to set it up */
+#define PRESTART_POLL_MS 10	/* while a starting container waits for Docker to set it up */
 
 struct fleet {
 	const struct config *cfg;	/* the agent's: a reload shows through */
