@@ -342,6 +342,17 @@ static int session(struct agent *a, const char *why)
 	return a->stop ? 0 : ret;
 }
 
+/*
+ * Whether SIGTERM or SIGINT waits to be read: a request to a hung dockerd
+ * must not hold the agent's stop for its whole timeout.
+ */
+static bool stop_pending(void)
+{
+	sigset_t pending;
+
+	return !sigpending(&pending) && (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
 static int signals_open(void)
 {
 	sigset_t set;
@@ -382,6 +393,7 @@ int agent_main(int argc, char **argv)
 		log_err(NULL, "event=init-failed error=\"%s\"", strerror(errno));
 		return 1;
 	}
+	a.docker.interrupted = stop_pending;
 	log_info(NULL, "event=starting socket=%s label=%s resync_interval=%u early_attach=%s detach_on_exit=%s",
 		 a.cfg.docker_host, a.cfg.label, a.cfg.resync_interval,
 		 config_early_attach_name(a.cfg.early_attach), a.cfg.detach_on_exit ? "true" : "false");
@@ -396,6 +408,7 @@ int agent_main(int argc, char **argv)
 			docker_fini(&a.docker);
 			if (docker_init(&a.docker, a.cfg.docker_host))
 				break;
+			a.docker.interrupted = stop_pending;
 			backoff = 0;
 			why = "reload";
 			continue;

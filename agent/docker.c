@@ -164,6 +164,14 @@ void docker_fini(struct docker *d)
 	d->easy = NULL;
 }
 
+/* Called by libcurl at least once a second while a request waits: a non-zero return aborts it. */
+static int progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct docker *d = user;
+
+	return d->interrupted && d->interrupted();
+}
+
 static int request(struct docker *d, const char *url, struct body *b, long *status,
 		   char *err, size_t err_size)
 {
@@ -177,6 +185,9 @@ static int request(struct docker *d, const char *url, struct body *b, long *stat
 	curl_easy_setopt(d->easy, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(d->easy, CURLOPT_HEADERFUNCTION, version_header);
 	curl_easy_setopt(d->easy, CURLOPT_HEADERDATA, d);
+	curl_easy_setopt(d->easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(d->easy, CURLOPT_XFERINFOFUNCTION, progress);
+	curl_easy_setopt(d->easy, CURLOPT_XFERINFODATA, d);
 	rc = curl_easy_perform(d->easy);
 	if (rc != CURLE_OK) {
 		snprintf(err, err_size, "%s: %s", url + strlen("http://docker"),

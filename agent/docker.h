@@ -23,6 +23,7 @@ struct docker {
 	CURL *stream;		/* the event stream; NULL when not subscribed */
 	struct linebuf lines;
 	bool stream_bad;	/* refused by us: status or content type */
+	bool (*interrupted)(void);	/* if set and true, a request under way is cut short */
 	char stream_err[DOCKER_ERR_MAX];
 };
 

@@ -174,6 +174,13 @@ expect 10 3 "$AGENT_LOG" 'event=docker-unavailable .*no Api-Version' "the missin
 expect 10 3 "$AGENT_LOG" 'event=reconnecting' "retried"
 stop_all
 
+# --- a hung dockerd: inspect never answers ------------------------------
+# (a resync is blocked in a request: SIGTERM must still stop the agent at once)
+start_case hung-inspect
+expect 10 1 "$FAKE_LOG" 'inspect of .*: hanging' "the agent is waiting for an inspect"
+stop_all
+expect 5 1 "$FAKE_LOG" 'inspect of .*: the client went away' "the hung request was dropped"
+
 # --- the socket appears after the agent started --------------------------
 SOCK=$TEST_TMP/late.sock
 agent_run late "$SOCK"

@@ -28,6 +28,8 @@ MODE is one of:
     http-500            every request answered 500
     huge-inspect        inspect answers of 50 MiB (valid JSON, a huge label)
     ping-no-version     /_ping answers without an Api-Version header
+    hung-inspect        inspect requests are read and never answered (a hung
+                        dockerd): the connection stays open, silent
 
 The containers it knows all carry the label dnsredir.server=not-an-ip and
 network mode "none", so an agent talking to it refuses them and never
@@ -67,6 +69,7 @@ MODES = (
     "http-500",
     "huge-inspect",
     "ping-no-version",
+    "hung-inspect",
 )
 
 MiB = 1024 * 1024
@@ -240,6 +243,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if self.mode == "huge-inspect":
             self.huge_inspect(cid)
+            return
+        if self.mode == "hung-inspect":
+            log("inspect of %s: hanging" % cid)
+            self.hang_until_closed()
+            log("inspect of %s: the client went away" % cid)
+            self.close_connection = True
             return
         self.answer(200, inspect_doc(cid))
 
