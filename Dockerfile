@@ -26,9 +26,8 @@ FROM debian:bookworm-slim AS build
 ENV DEBIAN_FRONTEND=noninteractive
 WORKDIR /src
 COPY deploy/install-deps.sh deploy/
-# the same package list as a build on the host; gcc is the C compiler (cc)
+# the same package list as a build on the host
 RUN ./deploy/install-deps.sh build \
-	&& apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \
 	&& rm -rf /var/lib/apt/lists/*
 COPY Makefile ./
 COPY config/ config/

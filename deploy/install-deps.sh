@@ -3,7 +3,7 @@
 # or to test (test). Idempotent: packages already present are not touched.
 set -euo pipefail
 
-build_pkgs=(make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
+build_pkgs=(make gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libcurl4-openssl-dev libcjson-dev libsystemd-dev libinih-dev linux-libc-dev)
 run_pkgs=(docker.io iproute2 iptables)
 test_pkgs=(dnsutils dnsmasq-base dnsperf busybox-static debootstrap util-linux
