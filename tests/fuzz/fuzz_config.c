@@ -14,15 +14,7 @@
 
 #include "config.h"
 #include "log.h"
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "fuzz_config: check failed: %s (line %d)\n", #cond, \
-				__LINE__);                                              \
-			abort();                                                        \
-		}                                                                       \
-	} while (0)
+#include "fuzz.h"
 
 static void check_config(const struct config *cfg)
 {

@@ -9,15 +9,7 @@
 #include <string.h>
 
 #include "docker_json.h"
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "fuzz_event: check failed: %s (line %d)\n", #cond, \
-				__LINE__);                                              \
-			abort();                                                        \
-		}                                                                       \
-	} while (0)
+#include "fuzz.h"
 
 static void one_line(const uint8_t *p, size_t n)
 {

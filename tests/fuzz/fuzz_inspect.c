@@ -13,15 +13,7 @@
 
 #include "docker_json.h"
 #include "server.h"
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "fuzz_inspect: check failed: %s (line %d)\n", #cond, \
-				__LINE__);                                              \
-			abort();                                                        \
-		}                                                                       \
-	} while (0)
+#include "fuzz.h"
 
 static void list_one(const char *id, void *arg)
 {

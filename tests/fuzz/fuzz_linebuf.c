@@ -19,15 +19,7 @@
 #include <string.h>
 
 #include "linebuf.h"
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "fuzz_linebuf: check failed: %s (line %d)\n", #cond, \
-				__LINE__);                                              \
-			abort();                                                        \
-		}                                                                       \
-	} while (0)
+#include "fuzz.h"
 
 /* The reference: what linebuf must produce for the bytes since the last reset. */
 struct ref {

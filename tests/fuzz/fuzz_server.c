@@ -13,15 +13,7 @@
 #include <string.h>
 
 #include "server.h"
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "fuzz_server: check failed: %s (line %d)\n", #cond, \
-				__LINE__);                                              \
-			abort();                                                        \
-		}                                                                       \
-	} while (0)
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
