@@ -1,12 +1,22 @@
 /*
- * Byte-order and RFC 1071 checksum helpers for the datapath tests, which
- * build and check packets byte by byte, independently of the kernel's code.
+ * Packets for the datapath tests, which build and check them byte by byte,
+ * independently of the kernel's code: byte order and RFC 1071 checksum
+ * helpers, and one run of a program over a packet with BPF_PROG_TEST_RUN.
  */
 #ifndef DNSREDIR_TEST_PACKET_H
 #define DNSREDIR_TEST_PACKET_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#define PKT_MAX 512
+
+struct pkt {
+	uint8_t data[PKT_MAX];
+	uint32_t len;
+};
 
 static inline void put16(uint8_t *p, uint16_t v)
 {
@@ -45,6 +55,27 @@ static inline uint16_t fold(uint32_t sum)
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)sum;
+}
+
+/*
+ * Runs prog once on in: 0 or the test run's -errno (the kernel refuses
+ * frames too short to be Ethernet + IPv4); the verdict in *retval and what
+ * the program left in out.
+ */
+static inline int pkt_run(struct bpf_program *prog, const struct pkt *in, struct pkt *out, uint32_t *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = in->data,
+		.data_size_in = in->len,
+		.data_out = out->data,
+		.data_size_out = sizeof(out->data),
+		.repeat = 1,
+	);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+
+	out->len = opts.data_size_out;
+	*retval = opts.retval;
+	return err;
 }
 
 #endif

@@ -59,15 +59,9 @@
 #define TCP_SYN		0x02
 #define TCP_PSH		0x08
 #define TCP_ACK		0x10
-#define PKT_MAX		512
 #define IPOPT_NOP_BYTE	0x01
 
 /* ---------------------------------------------------------------- packets */
-
-struct pkt {
-	uint8_t data[PKT_MAX];
-	uint32_t len;
-};
 
 /* What build_pkt() puts in a packet; zero fields get the usual value. */
 struct pkt_spec {
@@ -294,39 +288,13 @@ static struct pkt_spec tcp_reply_spec(uint8_t flags)
 
 /* -------------------------------------------------------- program access */
 
-static int prog_fd(struct bpf_program *prog)
-{
-	return bpf_program__fd(prog);
-}
-
-/*
- * Runs prog once on in: the test-run error, and on success the verdict in
- * *retval and what the program left in out.
- */
-static int try_run_prog(struct bpf_program *prog, const struct pkt *in, struct pkt *out,
-			uint32_t *retval)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = in->data,
-		.data_size_in = in->len,
-		.data_out = out->data,
-		.data_size_out = sizeof(out->data),
-		.repeat = 1,
-	);
-	int err = bpf_prog_test_run_opts(prog_fd(prog), &opts);
-
-	out->len = opts.data_size_out;
-	*retval = opts.retval;
-	return err;
-}
-
 /* Runs prog once on in; returns its verdict and what it left in out. */
 static uint32_t run_prog(struct bpf_program *prog, const struct pkt *in, struct pkt *out)
 {
 	struct pkt scratch;
 	uint32_t retval;
 
-	assert_int_equal(try_run_prog(prog, in, out ? out : &scratch, &retval), 0);
+	assert_int_equal(pkt_run(prog, in, out ? out : &scratch, &retval), 0);
 	return retval;
 }
 
@@ -740,7 +708,7 @@ static void test_query_truncated_headers_pass(void **state)
 		int err;
 
 		in.len = len;
-		err = try_run_prog(f->skel->progs.dnsredir_query, &in, &out, &retval);
+		err = pkt_run(f->skel->progs.dnsredir_query, &in, &out, &retval);
 		if (err == -EINVAL && len < ETH_HLEN + 20) {
 			refused++;
 			continue;
@@ -837,7 +805,7 @@ static void bench_ns_per_packet(void **state)
 			.repeat = 1,
 		);
 
-		assert_int_equal(bpf_prog_test_run_opts(prog_fd(f->skel->progs.dnsredir_query),
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.dnsredir_query),
 							&opts), 0);
 		assert_int_equal(opts.retval, TC_ACT_REDIRECT);
 		total += opts.duration;
@@ -853,7 +821,7 @@ static void bench_ns_per_packet(void **state)
 			.repeat = 1,
 		);
 
-		assert_int_equal(bpf_prog_test_run_opts(prog_fd(f->skel->progs.dnsredir_query),
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.dnsredir_query),
 							&opts), 0);
 		total += opts.duration;
 	}
@@ -864,7 +832,7 @@ static void bench_ns_per_packet(void **state)
 		.data_in = o.data, .data_size_in = o.len,
 		.repeat = 1000,
 	);
-	assert_int_equal(bpf_prog_test_run_opts(prog_fd(f->skel->progs.dnsredir_query), &opts), 0);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.dnsredir_query), &opts), 0);
 	assert_int_equal(opts.retval, TC_ACT_OK);
 	printf("dnsredir_query pass path:    %u ns/packet (repeat=1000, non-DNS UDP)\n",
 	       opts.duration);

@@ -69,7 +69,6 @@
 #define DEFAULT_SEED	0x5eed0d25dae5ULL
 #define DEFAULT_COUNT	20000
 #define RANDOM_LEN_MAX	200
-#define PKT_MAX		512
 #define HIST_MAX	12
 #define SHADOW_EVERY	250	/* compare the whole flow table this often */
 
@@ -105,11 +104,6 @@ static bool chance(uint32_t pct)
 }
 
 /* ---------------------------------------------------------------- packets */
-
-struct pkt {
-	uint8_t data[PKT_MAX];
-	uint32_t len;
-};
 
 
 /* What a generated packet is made from, for the history printed on failure. */
@@ -412,22 +406,6 @@ static void shadow_compare(void)
 			fail();
 		}
 	}
-}
-
-static int run(struct bpf_program *prog, const struct pkt *in, struct pkt *out, uint32_t *retval)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = in->data,
-		.data_size_in = in->len,
-		.data_out = out->data,
-		.data_size_out = sizeof(out->data),
-		.repeat = 1,
-	);
-	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
-
-	out->len = opts.data_size_out;
-	*retval = opts.retval;
-	return err ? -errno : 0;
 }
 
 /* --------------------------------------------------------- generation */
@@ -844,7 +822,7 @@ static void check_one(bool reply, const struct pkt *in, const struct history *h)
 		}
 	}
 
-	err = run(bprog, in, &out, &retval);
+	err = pkt_run(bprog, in, &out, &retval);
 	v = classify(err, retval);
 	st.verdicts[reply][v]++;
 
