@@ -29,24 +29,6 @@ expect_answer() {
 	assert_eq "$1" "$(ask +tcp)" "TCP answer $2"
 }
 
-# agent ARG...: runs the CLI; AGENT_RC, AGENT_OUT and AGENT_ERR hold the result.
-agent() {
-	AGENT_RC=0
-	"$DNSREDIR_AGENT" "$@" >"$TEST_TMP/agent.out" 2>"$TEST_TMP/agent.err" || AGENT_RC=$?
-	AGENT_OUT=$(cat "$TEST_TMP/agent.out")
-	AGENT_ERR=$(cat "$TEST_TMP/agent.err")
-}
-
-# agent_ok ARG...: the CLI must succeed.
-agent_ok() {
-	agent "$@"
-	[ "$AGENT_RC" -eq 0 ] || fail "'dnsredir-agent $*' exited $AGENT_RC: $AGENT_ERR"
-	pass "dnsredir-agent $* exits 0"
-}
-
-# The names of the filters on one hook, sorted, on one line.
-filter_names() { tc_filters "$1" "$2" "$3" | awk '{ print $NF }' | sort | xargs; }
-
 # Everything TC in a netns the agent could touch: qdiscs and filters of lo
 # and of the interface toward the upstream (WHAT: qdiscs, filters or both).
 tc_state() {
@@ -77,11 +59,6 @@ expect_filters() {
 		"filters on $CLIENT_IF ingress $1"
 	assert_eq "" "$(filter_names "$NS_CLIENT" lo egress)" "filters on lo egress $1"
 	assert_eq "" "$(filter_names "$NS_CLIENT" "$CLIENT_IF" egress)" "filters on $CLIENT_IF egress $1"
-}
-
-# status_value KEY: the value of KEY=... in the last 'status' output.
-status_value() {
-	printf '%s\n' "$AGENT_OUT" | sed -n "s/^$1=//p"
 }
 
 # The PIDs of every process running the agent binary right now.
@@ -116,7 +93,7 @@ expect_refused() {
 	local pattern=$1 before after
 	shift
 	before=$(tc_state "$NS_CLIENT" "$CLIENT_IF")
-	agent "$@"
+	agent_cli "$@"
 	after=$(tc_state "$NS_CLIENT" "$CLIENT_IF")
 	[ "$AGENT_RC" -ne 0 ] || fail "'dnsredir-agent $*' succeeded; it must refuse"
 	[ "$(printf '%s\n' "$AGENT_ERR" | grep -c .)" -eq 1 ] ||

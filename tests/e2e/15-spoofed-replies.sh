@@ -28,14 +28,10 @@ PROBE=$TESTS_ROOT/tests/lib/dnsprobe.py
 SPOOF_ANSWER=10.66.6.6
 QUIET_SECS=1	# how long a socket must stay silent after a forged answer
 
-agent_ok() {
-	AGENT_OUT=$("$DNSREDIR_AGENT" "$@" 2>&1) || fail "'dnsredir-agent $*' failed: $AGENT_OUT"
-}
-
 # counter NAME: its value from a fresh 'status'.
 counter() {
 	agent_ok status --pid "$CLIENT_PID"
-	printf '%s\n' "$AGENT_OUT" | sed -n "s/^$1=//p"
+	status_value "$1"
 }
 
 # forge SPORT DPORT ID: one answer from UPSTREAM_ADDR:SPORT to CLIENT_ADDR:DPORT.

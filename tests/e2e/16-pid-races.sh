@@ -32,20 +32,10 @@ s.bind(("127.0.0.11", 0))
 open(__import__("sys").argv[1], "w").write(str(s.getsockname()[1]))
 time.sleep(100000)'
 
-# agent ARG...: runs the CLI; AGENT_RC, AGENT_OUT and AGENT_ERR hold the result.
-agent() {
-	AGENT_RC=0
-	"$DNSREDIR_AGENT" "$@" >"$TEST_TMP/agent.out" 2>"$TEST_TMP/agent.err" || AGENT_RC=$?
-	AGENT_OUT=$(cat "$TEST_TMP/agent.out")
-	AGENT_ERR=$(cat "$TEST_TMP/agent.err")
-}
-
 # Every dnsredir filter of a netns ("" for the host's), any interface, any hook.
 our_filters() {
 	in_netns "$1" bpftool net show | grep -o '^[^ ]*(.*dnsredir_[a-z]*' || true
 }
-
-filter_names() { tc_filters "$1" "$2" "$3" | awk '{ print $NF }' | sort | xargs; }
 
 # Nothing of ours in the host netns (lo's ingress looked at with tc itself
 # too) nor in the decoy.
@@ -105,10 +95,10 @@ decoy_up() {
 	netns_sleeper "$NS_DECOY"
 	DECOY_PID=$BG_PID
 	# the decoy would take a redirect: proof that finding none there means something
-	agent attach --pid "$DECOY_PID" --server "$UPSTREAM_ADDR:53"
+	agent_cli attach --pid "$DECOY_PID" --server "$UPSTREAM_ADDR:53"
 	[ "$AGENT_RC" -eq 0 ] || fail "the decoy netns does not take an attach: $AGENT_ERR"
 	[ -n "$(our_filters "$NS_DECOY")" ] || fail "attach to the decoy left no filter there"
-	agent detach --pid "$DECOY_PID"
+	agent_cli detach --pid "$DECOY_PID"
 	[ "$AGENT_RC" -eq 0 ] || fail "detach from the decoy: $AGENT_ERR"
 	[ -z "$(our_filters "$NS_DECOY")" ] || fail "detach from the decoy left: $(our_filters "$NS_DECOY")"
 	pass "the decoy netns takes an attach (and is clean again)"
@@ -121,7 +111,7 @@ check_exited() {
 		pid=$!
 		wait "$pid"
 		[ ! -e "/proc/$pid" ] || continue	# reused already: try another
-		agent attach --pid "$pid" --server "$UPSTREAM_ADDR:53"
+		agent_cli attach --pid "$pid" --server "$UPSTREAM_ADDR:53"
 		[ ! -e "/proc/$pid" ] || continue
 		[ "$AGENT_RC" -ne 0 ] || fail "attach to exited pid $pid succeeded: $AGENT_OUT"
 		expect_err "^dnsredir-agent: no such process: pid $pid " "attach to exited pid $pid"
@@ -149,14 +139,14 @@ check_races() {
 		# netns, while it sleeps there, as it exits
 		delay=$((i % 5 * 5))
 		[ "$delay" -eq 0 ] || sleep "0.0$(printf '%02d' "$delay")"
-		agent attach --pid "$pid" --server "$UPSTREAM_ADDR:53"
+		agent_cli attach --pid "$pid" --server "$UPSTREAM_ADDR:53"
 		wait "$pid" || true
 		expect_none_elsewhere "round $i (pid $pid)"
 		if [ "$AGENT_RC" -eq 0 ]; then
 			expect_client_attached "round $i (pid $pid)"
 			outcome=attached
 			ok=$((ok + 1))
-			agent detach --pid "$CLIENT_PID"
+			agent_cli detach --pid "$CLIENT_PID"
 			[ "$AGENT_RC" -eq 0 ] || fail "round $i: detach: $AGENT_ERR"
 		else
 			expect_err "^dnsredir-agent: (no such process: pid $pid |pid $pid shares the agent's network namespace|cannot read the sockets of pid $pid: No such process)" \
@@ -178,19 +168,19 @@ check_host_process() {
 	start_bg sleep-host "" sleep 100
 	pid=$BG_PID
 	before=$(tc_state_host)
-	agent attach --pid "$pid" --server "$UPSTREAM_ADDR:53"
+	agent_cli attach --pid "$pid" --server "$UPSTREAM_ADDR:53"
 	[ "$AGENT_RC" -ne 0 ] || fail "attach to host process $pid succeeded: $AGENT_OUT"
 	expect_err "^dnsredir-agent: pid $pid shares the agent's network namespace" "attach to a host process"
 	expect_none_elsewhere "attach to a host process"
 	assert_eq "$before" "$(tc_state_host)" "TC on the host's lo after attach to a host process"
-	agent detach --pid "$pid"
+	agent_cli detach --pid "$pid"
 	[ "$AGENT_RC" -ne 0 ] || fail "detach with host process $pid succeeded: $AGENT_OUT"
 	expect_err "^dnsredir-agent: pid $pid shares the agent's network namespace" "detach with a host process"
 	pass "host process $pid refused: $AGENT_ERR"
 
 	# pid 1 too, when this sandbox lets us see its netns and it is ours
 	if [ "$(readlink /proc/1/ns/net 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ]; then
-		agent attach --pid 1 --server "$UPSTREAM_ADDR:53"
+		agent_cli attach --pid 1 --server "$UPSTREAM_ADDR:53"
 		[ "$AGENT_RC" -ne 0 ] || fail "attach to pid 1 succeeded"
 		expect_err "^dnsredir-agent: pid 1 shares the agent's network namespace" "attach to pid 1"
 		expect_none_elsewhere "attach to pid 1"
@@ -219,7 +209,7 @@ main() {
 	check_races
 	check_host_process
 	# the client still works after all this
-	agent attach --pid "$CLIENT_PID" --server "$UPSTREAM_ADDR:53"
+	agent_cli attach --pid "$CLIENT_PID" --server "$UPSTREAM_ADDR:53"
 	[ "$AGENT_RC" -eq 0 ] || fail "final attach: $AGENT_ERR"
 	assert_eq "$UPSTREAM_ANSWER" "$(dns_a "$NS_CLIENT" "$RESOLVER_ADDR" "$DNS_NAME")" "lookup after the races"
 	echo "all checks passed"

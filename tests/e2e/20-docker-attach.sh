@@ -13,15 +13,6 @@ source "$(dirname "$0")/../lib/docker.sh"
 
 CONTAINER=dr${RUN_ID}-c
 
-agent_ok() {
-	local out
-	out=$("$DNSREDIR_AGENT" "$@" 2>&1) || fail "'dnsredir-agent $*' failed: $out"
-	AGENT_OUT=$out
-	pass "dnsredir-agent $* exits 0"
-}
-
-status_value() { printf '%s\n' "$AGENT_OUT" | sed -n "s/^$1=//p"; }
-
 check_before() {
 	expect_answer "$CONTAINER" "$DECOY_ANSWER" "before attach (dockerd forwarding to the decoy)"
 	assert_eq "$DECOY_ANSWER" "$(nslookup_in "$CONTAINER")" "nslookup in the container before attach"

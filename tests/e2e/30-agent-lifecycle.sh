@@ -7,13 +7,7 @@ source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/docker.sh
 source "$(dirname "$0")/../lib/docker.sh"
 
-need_root
-need_cmd ip dig dnsmasq docker nsenter setsid flock tc
-need_agent
-lock_host docker
-docker_up
-upstream_up
-network_up
+docker_test_up tc
 
 # Started before the agent: picked up by the initial sync.
 run_container "dr${RUN_ID}-early" --label "dnsredir.server=$UPSTREAM_ADDR"

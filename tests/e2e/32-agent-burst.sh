@@ -7,13 +7,7 @@ source "$(dirname "$0")/../lib/docker.sh"
 
 COUNT=${BURST_COUNT:-50}
 
-need_root
-need_cmd ip dig dnsmasq docker nsenter setsid flock
-need_agent
-lock_host docker
-docker_up
-upstream_up
-network_up
+docker_test_up
 RESYNC=0 agent_start	# no periodic resync: the events alone must do it
 
 names=()

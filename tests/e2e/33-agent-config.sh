@@ -8,13 +8,7 @@ source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/docker.sh
 source "$(dirname "$0")/../lib/docker.sh"
 
-need_root
-need_cmd ip dig dnsmasq docker nsenter setsid flock
-need_agent
-lock_host docker
-docker_up
-upstream_up
-network_up
+docker_test_up
 
 conf=$TEST_TMP/dnsredir.conf
 cat >"$conf" <<CONF

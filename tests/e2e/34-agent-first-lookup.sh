@@ -20,13 +20,7 @@ COUNT=${FIRST_LOOKUP_COUNT:-100}
 NEED=$(((COUNT * ${FIRST_LOOKUP_PERCENT:-98} + 99) / 100))
 EXEC_COUNT=10
 
-need_root
-need_cmd ip dig dnsmasq docker nsenter setsid flock timeout
-need_agent
-lock_host docker
-docker_up
-upstream_up
-network_up
+docker_test_up timeout
 LABEL=(--label "dnsredir.server=$UPSTREAM_ADDR")
 
 # --- the default: attached once Docker has set the netns up, held at exec if later

@@ -54,6 +54,24 @@ need_agent() {
 	[ -x "$DNSREDIR_AGENT" ] || skip "no agent at $DNSREDIR_AGENT (run make)"
 }
 
+# agent_cli ARG...: runs the CLI (attach, detach, status); AGENT_RC,
+# AGENT_OUT (stdout) and AGENT_ERR hold the result.
+agent_cli() {
+	AGENT_RC=0
+	"$DNSREDIR_AGENT" "$@" >"$TEST_TMP/agent.out" 2>"$TEST_TMP/agent.err" || AGENT_RC=$?
+	AGENT_OUT=$(cat "$TEST_TMP/agent.out")
+	AGENT_ERR=$(cat "$TEST_TMP/agent.err")
+}
+
+# agent_ok ARG...: the CLI must succeed.
+agent_ok() {
+	agent_cli "$@"
+	[ "$AGENT_RC" -eq 0 ] || fail "'dnsredir-agent $*' exited $AGENT_RC: $AGENT_ERR"
+}
+
+# status_value KEY: the value of KEY=... in the last command's output ('status').
+status_value() { printf '%s\n' "$AGENT_OUT" | sed -n "s/^$1=//p"; }
+
 # ---------------------------------------------------------------------------
 # Cleanup stack: commands run in reverse order at exit, whatever the outcome.
 
@@ -266,6 +284,9 @@ tc_filters() {
 			print "pref " pref " handle " handle " " name
 		}'
 }
+
+# filter_names NETNS DEV HOOK: the names of the filters on one hook, sorted, on one line.
+filter_names() { tc_filters "$1" "$2" "$3" | awk '{ print $NF }' | sort | xargs; }
 
 # The qdiscs of a device, normalised: refcnt changes when tc filters come and go.
 tc_qdiscs() {

@@ -119,6 +119,19 @@ filter_count() {
 	nsenter -n -t "$pid" tc filter show dev "$2" ingress | grep -c ' dnsredir_' || true
 }
 
+# docker_test_up [CMD...]: how every agent test against dockerd begins: the
+# tools it needs (and CMDs), the agent, the host's docker lock, dockerd, the
+# upstream netns with its two dnsmasqs, and a network of the test's own.
+docker_test_up() {
+	need_root
+	need_cmd ip dig dnsmasq docker nsenter setsid flock "$@"
+	need_agent
+	lock_host docker
+	docker_up
+	upstream_up
+	network_up
+}
+
 # agent_start [OPT...]: the agent in the background, logging to $AGENT_LOG.
 agent_start() {
 	AGENT_LOG=$TEST_TMP/agent.log
