@@ -13,6 +13,21 @@
 
 #define PKT_MAX 512
 
+#define IP4(a, b, c, d) (((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
+
+/* The container both tests put the programs in; addresses and ports in host order. */
+#define CLIENT_ADDR	IP4(127, 0, 0, 1)
+#define RESOLVER_ADDR	IP4(127, 0, 0, 11)
+#define SERVER_ADDR	IP4(192, 0, 2, 53)
+#define SOURCE_ADDR	IP4(10, 0, 0, 2)	/* the container's address */
+#define SERVER_PORT	5353
+#define EGRESS_IFINDEX	2
+#define LO_IFINDEX	1
+
+#define TCP_SYN		0x02
+#define TCP_PSH		0x08
+#define TCP_ACK		0x10
+
 struct pkt {
 	uint8_t data[PKT_MAX];
 	uint32_t len;

@@ -40,25 +40,13 @@
 #include "dnsredir.h"
 #include "dnsredir.skel.h"
 
-#define IP4(a, b, c, d) (((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
-
-/* The test topology: addresses in host order, ports in host order. */
-#define CLIENT_ADDR	IP4(127, 0, 0, 1)
-#define RESOLVER_ADDR	IP4(127, 0, 0, 11)
-#define SERVER_ADDR	IP4(192, 0, 2, 53)
-#define SOURCE_ADDR	IP4(10, 0, 0, 2)
-#define SERVER_PORT	5353
+/* The rest of the test topology (packet.h has the addresses), host order. */
 #define CLIENT_PORT	40000
 #define UDP_RESOLVER_PORT 37000	/* dockerd's UDP port, after Docker's DNAT */
 #define TCP_RESOLVER_PORT 38000
 #define DNS_ID		0x1234
-#define EGRESS_IFINDEX	2
-#define LO_IFINDEX	1
 
 #define IP_MF		0x2000
-#define TCP_SYN		0x02
-#define TCP_PSH		0x08
-#define TCP_ACK		0x10
 #define IPOPT_NOP_BYTE	0x01
 
 /* ---------------------------------------------------------------- packets */

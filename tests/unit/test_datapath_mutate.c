@@ -55,17 +55,6 @@
 #include "dnsredir.h"
 #include "dnsredir.skel.h"
 
-#define IP4(a, b, c, d) (((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
-
-/* Host order throughout. */
-#define CLIENT_ADDR	IP4(127, 0, 0, 1)
-#define RESOLVER_ADDR	IP4(127, 0, 0, 11)
-#define SERVER_ADDR	IP4(192, 0, 2, 53)
-#define SOURCE_ADDR	IP4(10, 0, 0, 2)
-#define SERVER_PORT	5353
-#define EGRESS_IFINDEX	2
-#define LO_IFINDEX	1
-
 #define DEFAULT_SEED	0x5eed0d25dae5ULL
 #define DEFAULT_COUNT	20000
 #define RANDOM_LEN_MAX	200
@@ -73,9 +62,6 @@
 #define SHADOW_EVERY	250	/* compare the whole flow table this often */
 
 #define IP_OFF_MASK	0x3fff	/* MF and the fragment offset; DF and the reserved bit are not fragments */
-#define TCP_SYN		0x02
-#define TCP_PSH		0x08
-#define TCP_ACK		0x10
 
 /* ------------------------------------------------------------------ PRNG */
 
