@@ -162,29 +162,29 @@ static void container_hold(struct fleet *f, struct container *c)
 	}
 }
 
-/* Finds the shims of starting containers that have none yet: one pass over /proc for all. */
-static void early_find(struct fleet *f)
+/*
+ * Finds the shims of the containers ids[i] due a search (search[i]) that
+ * have none yet: one pass over /proc for all of them.
+ */
+static void early_find(struct fleet *f, char (*ids)[DOCKER_ID_LEN + 1], const bool *search, size_t n)
 {
-	char ids[EARLY_BATCH_MAX][DOCKER_ID_LEN + 1];
-	const char *id_ptrs[EARLY_BATCH_MAX];
+	const char *want[EARLY_BATCH_MAX];
 	pid_t shims[EARLY_BATCH_MAX] = {}, after_pid = 0;
-	size_t n = 0;
+	size_t m = 0;
 
-	for (size_t i = 0; i < f->containers.count && n < EARLY_BATCH_MAX; i++) {
-		struct container *c = &f->containers.items[i];
-
-		if (c->state != CONTAINER_PENDING || c->shim_pid || now_ms() < c->search_at_ms)
-			continue;
-		if (!n || c->after_pid < after_pid)
-			after_pid = c->after_pid;
-		snprintf(ids[n], sizeof(ids[n]), "%s", c->id);
-		id_ptrs[n] = ids[n];
-		n++;
-	}
-	if (!n || early_find_shims(id_ptrs, n, after_pid, shims))
-		return;
 	for (size_t i = 0; i < n; i++) {
 		struct container *c = containers_find(&f->containers, ids[i]);
+
+		if (!search[i] || !c || c->shim_pid)
+			continue;
+		if (!m || c->after_pid < after_pid)
+			after_pid = c->after_pid;
+		want[m++] = ids[i];
+	}
+	if (!m || early_find_shims(want, m, after_pid, shims))
+		return;
+	for (size_t i = 0; i < m; i++) {
+		struct container *c = containers_find(&f->containers, want[i]);
 
 		if (c && shims[i])
 			c->shim_pid = shims[i];
@@ -249,7 +249,7 @@ size_t prestart_poll(struct fleet *f)
 	if (!n)
 		return waiting;
 	/* searching /proc costs more than the rest: every EARLY_SCAN_MS, not every tick */
-	early_find(f);
+	early_find(f, ids, search, n);
 	/* attaching moves entries of the table: act through ids, not pointers */
 	for (size_t i = 0; i < n; i++) {
 		struct container *c = containers_find(&f->containers, ids[i]);
